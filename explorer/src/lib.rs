@@ -1,0 +1,1 @@
+//! The browser explorer (Leptos, CSR); filled in by the explorer issue.

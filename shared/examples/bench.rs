@@ -1,0 +1,104 @@
+//! Mining and validation throughput, printed as one JSON line.
+//!
+//! `sha256_compressions_per_sec` is measured in the same run by hashing
+//! 16 KiB buffers; an attempt costs two compressions, so
+//! `ratio_to_limit` = one-thread attempts / (compressions / 2) says how close
+//! the kernel comes to what the SHA-256 implementation allows.
+
+#[cfg(target_arch = "wasm32")]
+fn main() {
+    // The bench measures native threads; there is nothing to run in a browser.
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() {
+    native::main();
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod native {
+    use std::time::{Duration, Instant};
+
+    use sha2::{Digest, Sha256};
+    use shared::pow::search_parallel;
+    use shared::{CompactTarget, Header, PowSearch, Preset, extend_chain, validate_headers};
+
+    /// How long each throughput measurement runs.
+    const MEASURE_FOR: Duration = Duration::from_secs(2);
+
+    pub fn main() {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let header = Preset::Default.params().genesis.header;
+        // A target no hash meets: every nonce in the range gets tried.
+        let impossible = CompactTarget::from_consensus(0x0300_0001)
+            .to_target()
+            .unwrap();
+        let search = PowSearch::new(&header, impossible);
+
+        let one_thread = rate(|round| {
+            let start = round << 24;
+            search.search(start..start + (1 << 22), || false).attempts()
+        });
+        let all_threads = rate(|round| {
+            let start = round << 32;
+            search_parallel(
+                &search,
+                start..start + (threads as u64) * (1 << 22),
+                threads,
+                &|| false,
+            )
+            .attempts()
+        });
+
+        let buffer = vec![0x5au8; 16 * 1024];
+        // 256 message blocks plus one padding block per buffer.
+        let compressions_per_buffer = (buffer.len() / 64 + 1) as u64;
+        let compressions = rate(|_| {
+            let mut sink = 0u8;
+            for _ in 0..256 {
+                sink ^= Sha256::digest(&buffer)[0];
+            }
+            std::hint::black_box(sink);
+            256 * compressions_per_buffer
+        });
+
+        let params = Preset::Regtest.params();
+        let mut chain = Vec::new();
+        let mut now = params.genesis.header.timestamp;
+        extend_chain(&params, &mut chain, 99_999, "bench", || {
+            now += 1_000;
+            now
+        });
+        let headers: Vec<Header> = chain.iter().map(|b| b.header).collect();
+        let validate_ms = (0..5)
+            .map(|_| {
+                let started = Instant::now();
+                let summary =
+                    validate_headers(&params, &headers, now).expect("bench chain is valid");
+                assert_eq!(summary.height, 99_999);
+                started.elapsed().as_secs_f64() * 1e3
+            })
+            .fold(f64::INFINITY, f64::min);
+
+        println!(
+            "{{\"threads\":{threads},\"attempts_per_sec_1_thread\":{one_thread:.0},\
+         \"attempts_per_sec_all_threads\":{all_threads:.0},\
+         \"sha256_compressions_per_sec\":{compressions:.0},\
+         \"ratio_to_limit\":{:.3},\"validate_100k_headers_ms\":{validate_ms:.1}}}",
+            one_thread / (compressions / 2.0)
+        );
+    }
+
+    /// Units per second of `work(round)` (which returns the units it did),
+    /// repeated for [`MEASURE_FOR`].
+    fn rate(mut work: impl FnMut(u64) -> u64) -> f64 {
+        let started = Instant::now();
+        let mut units = 0u64;
+        let mut round = 0u64;
+        while started.elapsed() < MEASURE_FOR {
+            units += work(round);
+            round += 1;
+        }
+        units as f64 / started.elapsed().as_secs_f64()
+    }
+}

@@ -1,0 +1,44 @@
+//! The consensus core of the playground: everything a node, the manager and
+//! the browser explorer must agree on, with no I/O, no clocks and no async
+//! runtime, so it builds natively and for `wasm32-unknown-unknown` alike.
+//!
+//! - [`hash`]: SHA-256d and the hash newtypes ([`BlockHash`], [`MerkleRoot`],
+//!   [`EntryHash`]) that cannot be mixed up.
+//! - [`target`]: [`Target`], its compact form [`CompactTarget`] (Bitcoin's
+//!   `bits`) and cumulative chain [`Work`].
+//! - [`header`]: the 96-byte [`Header`] and its exact byte encoding.
+//! - [`entry`]: a block's content, the coinbase-like first [`Entry`] and the
+//!   data entries users submit.
+//! - [`merkle`]: the merkle root over entry hashes (Bitcoin's odd-count rule).
+//! - [`block`]: [`Block`] with its JSON shape and binary encoding.
+//! - [`params`]: [`ChainParams`] and their presets, including the genesis block.
+//! - [`validation`]: the consensus rules, one error variant per reason;
+//!   `now` is always passed in by the caller.
+//! - [`pow`]: the mining kernel (SHA-256 midstate, cancellable nonce search).
+//! - [`template`]: the next block a miner works on, and helpers that grow
+//!   valid chains for tests and tools.
+
+pub mod block;
+pub mod entry;
+pub mod hash;
+pub mod header;
+pub mod merkle;
+pub mod params;
+pub mod pow;
+pub mod target;
+pub mod template;
+pub mod validation;
+
+pub use block::{Block, DecodeError};
+pub use entry::{Entry, MAX_DATA_BYTES, MAX_MINER_BYTES};
+pub use hash::{BlockHash, EntryHash, MerkleRoot, sha256d};
+pub use header::{HEADER_LEN, Header};
+pub use params::{ChainParams, Preset};
+pub use pow::{PowSearch, SearchOutcome};
+pub use target::{CompactTarget, Target, TargetError, Work};
+pub use template::{block_template, extend_chain, solve};
+pub use validation::{
+    Ancestry, BlockError, ChainSummary, EncodingError, Rejection, check_block, check_block_body,
+    check_header, expected_bits, median_time_past, validate_chain, validate_headers,
+    validate_headers_after,
+};

@@ -1,0 +1,165 @@
+//! Chain parameters: everything two nodes must share to agree on validity.
+
+use core::fmt;
+use core::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::block::Block;
+use crate::entry::Entry;
+use crate::hash::{BlockHash, MerkleRoot};
+use crate::header::Header;
+use crate::target::{CompactTarget, Target};
+
+/// How many previous timestamps the median-time-past rule looks at.
+pub const MEDIAN_TIME_SPAN: usize = 11;
+
+/// 2026-01-01T00:00:00Z, the genesis time of every preset.
+const GENESIS_TIMESTAMP_MS: u64 = 1_767_225_600_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainParams {
+    /// The preset's name, shown by nodes and the explorer.
+    pub name: String,
+    /// The first block; every chain starts with exactly this block.
+    pub genesis: Block,
+    /// The easiest target any block may have; retargeting never goes above.
+    pub pow_limit: CompactTarget,
+    /// `bits` of the genesis block and of every block until the first retarget.
+    pub initial_bits: CompactTarget,
+    /// The block interval the retarget rule steers towards, in milliseconds.
+    pub target_spacing_ms: u64,
+    /// Difficulty is recomputed at every height that is a multiple of this;
+    /// 0 never retargets (regtest).
+    pub retarget_window: u64,
+    /// How far ahead of the validator's clock a timestamp may be.
+    pub max_future_drift_ms: u64,
+}
+
+/// The named parameter sets nodes can be started with (`--chain`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// A six-node network on a two-core machine finds a block every few seconds.
+    #[default]
+    Default,
+    /// Minimum difficulty and no retargeting: tests and benchmarks grow
+    /// thousands of blocks in seconds.
+    Regtest,
+}
+
+impl Preset {
+    pub const ALL: [Preset; 2] = [Preset::Default, Preset::Regtest];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Default => "default",
+            Self::Regtest => "regtest",
+        }
+    }
+
+    pub fn params(self) -> ChainParams {
+        match self {
+            Self::Default => ChainParams::new(
+                self.name(),
+                // ~2^24 attempts a block at first: a second or two for one
+                // SHA-NI core; the retarget then steers towards the spacing.
+                CompactTarget::from_consensus(0x1e00_ffff),
+                CompactTarget::from_consensus(0x1f00_ffff),
+                5_000,
+                10,
+                60_000,
+                DEFAULT_GENESIS_PROOF,
+            ),
+            Self::Regtest => ChainParams::new(
+                self.name(),
+                CompactTarget::from_consensus(0x207f_ffff),
+                CompactTarget::from_consensus(0x207f_ffff),
+                1_000,
+                0,
+                60_000,
+                REGTEST_GENESIS_PROOF,
+            ),
+        }
+    }
+}
+
+/// Nonces that make each preset's genesis hash meet its initial target,
+/// found once with [`crate::pow`]; a test checks them.
+const DEFAULT_GENESIS_PROOF: u64 = 18_212_191;
+const REGTEST_GENESIS_PROOF: u64 = 2;
+
+impl fmt::Display for Preset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The error of naming a preset that does not exist.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown chain preset {0:?}; known: default, regtest")]
+pub struct UnknownPreset(pub String);
+
+impl FromStr for Preset {
+    type Err = UnknownPreset;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| UnknownPreset(s.to_owned()))
+    }
+}
+
+impl ChainParams {
+    /// Parameters with the genesis block built from `initial_bits` and
+    /// `genesis_proof`.
+    pub fn new(
+        name: &str,
+        initial_bits: CompactTarget,
+        pow_limit: CompactTarget,
+        target_spacing_ms: u64,
+        retarget_window: u64,
+        max_future_drift_ms: u64,
+        genesis_proof: u64,
+    ) -> Self {
+        Self {
+            name: name.to_owned(),
+            genesis: Self::genesis_block(initial_bits, genesis_proof),
+            pow_limit,
+            initial_bits,
+            target_spacing_ms,
+            retarget_window,
+            max_future_drift_ms,
+        }
+    }
+
+    /// The genesis block for these initial bits and proof.
+    pub fn genesis_block(bits: CompactTarget, proof: u64) -> Block {
+        let header = Header {
+            version: Header::VERSION,
+            index: 0,
+            timestamp: GENESIS_TIMESTAMP_MS,
+            previous_hash: BlockHash::ZERO,
+            merkle_root: MerkleRoot::ZERO,
+            bits,
+            proof,
+        };
+        Block::assemble(header, vec![Entry::coinbase(0, "genesis")])
+    }
+
+    pub fn genesis_hash(&self) -> BlockHash {
+        self.genesis.hash
+    }
+
+    /// The easiest target, as a full number.
+    pub fn pow_limit_target(&self) -> Target {
+        // Presets and tests only build parameters with a valid limit.
+        self.pow_limit.to_target().unwrap_or(Target::MAX)
+    }
+
+    /// How many ancestors (ending at the parent) a header's checks need.
+    pub fn context_len(&self) -> usize {
+        MEDIAN_TIME_SPAN.max(usize::try_from(self.retarget_window).unwrap_or(usize::MAX))
+    }
+}

@@ -1,0 +1,276 @@
+//! The mining kernel.
+//!
+//! The 96-byte header spans two SHA-256 blocks, and `proof` lies in the
+//! second. So the first block's compression (the midstate) is done once per
+//! template, and each attempt costs two compressions: the header's second
+//! block, then the 32-byte digest for the outer hash. The outer state words,
+//! read most significant first, are the hash as a big-endian number, so they
+//! compare directly against the target's words.
+
+use core::ops::Range;
+
+use sha2::compress256;
+use sha2::digest::generic_array::GenericArray;
+
+use crate::hash::BlockHash;
+use crate::header::{HEADER_LEN, Header, PROOF_OFFSET};
+use crate::target::Target;
+
+/// Attempts between two looks at the stop condition.
+pub const STOP_CHECK_INTERVAL: u64 = 1 << 16;
+
+/// SHA-256's initial state.
+const IV: [u32; 8] = [
+    0x6a09_e667,
+    0xbb67_ae85,
+    0x3c6e_f372,
+    0xa54f_f53a,
+    0x510e_527f,
+    0x9b05_688c,
+    0x1f83_d9ab,
+    0x5be0_cd19,
+];
+
+/// Where `proof` sits inside the header's second 64-byte block.
+const PROOF_IN_TAIL: usize = PROOF_OFFSET - 64;
+
+/// What a search ended with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchOutcome {
+    /// A proof that meets the target, with the header carrying it.
+    Found {
+        header: Header,
+        hash: BlockHash,
+        attempts: u64,
+    },
+    /// Every nonce in the range was tried.
+    Exhausted { attempts: u64 },
+    /// The stop condition became true.
+    Stopped { attempts: u64 },
+}
+
+impl SearchOutcome {
+    pub fn attempts(&self) -> u64 {
+        match *self {
+            Self::Found { attempts, .. }
+            | Self::Exhausted { attempts }
+            | Self::Stopped { attempts } => attempts,
+        }
+    }
+}
+
+/// A header template prepared for searching nonces.
+#[derive(Debug, Clone)]
+pub struct PowSearch {
+    header: Header,
+    midstate: [u32; 8],
+    /// The header's last 32 bytes, SHA-256 padding and the 768-bit length.
+    tail: [u8; 64],
+    target_words: [u32; 8],
+}
+
+impl PowSearch {
+    pub fn new(header: &Header, target: Target) -> Self {
+        let bytes = header.to_bytes();
+        let mut midstate = IV;
+        compress256(&mut midstate, &[*GenericArray::from_slice(&bytes[..64])]);
+        let mut tail = [0u8; 64];
+        tail[..HEADER_LEN - 64].copy_from_slice(&bytes[64..]);
+        tail[HEADER_LEN - 64] = 0x80;
+        tail[56..].copy_from_slice(&((HEADER_LEN as u64) * 8).to_be_bytes());
+        Self {
+            header: *header,
+            midstate,
+            tail,
+            target_words: target.to_be_words(),
+        }
+    }
+
+    /// The SHA-256d state words of the header with `proof` set to `nonce`.
+    #[inline(always)]
+    fn hash_words(&self, nonce: u64) -> [u32; 8] {
+        let mut inner_block = self.tail;
+        inner_block[PROOF_IN_TAIL..PROOF_IN_TAIL + 8].copy_from_slice(&nonce.to_le_bytes());
+        let mut inner = self.midstate;
+        compress256(&mut inner, &[GenericArray::from(inner_block)]);
+
+        let mut outer_block = [0u8; 64];
+        for (chunk, word) in outer_block.chunks_exact_mut(4).zip(inner) {
+            chunk.copy_from_slice(&word.to_be_bytes());
+        }
+        outer_block[32] = 0x80;
+        outer_block[62] = 0x01; // length: 256 bits
+        let mut outer = IV;
+        compress256(&mut outer, &[GenericArray::from(outer_block)]);
+        outer
+    }
+
+    /// Tries every nonce in `nonces` until one meets the target, the range
+    /// ends, or `should_stop` (asked every [`STOP_CHECK_INTERVAL`] attempts)
+    /// says so.
+    pub fn search(&self, nonces: Range<u64>, should_stop: impl Fn() -> bool) -> SearchOutcome {
+        let mut attempts = 0u64;
+        let mut next = nonces.start;
+        while next < nonces.end {
+            if should_stop() {
+                return SearchOutcome::Stopped { attempts };
+            }
+            let batch_end = nonces.end.min(next.saturating_add(STOP_CHECK_INTERVAL));
+            for nonce in next..batch_end {
+                let words = self.hash_words(nonce);
+                if words <= self.target_words {
+                    let mut bytes = [0u8; 32];
+                    for (chunk, word) in bytes.chunks_exact_mut(4).zip(words) {
+                        chunk.copy_from_slice(&word.to_be_bytes());
+                    }
+                    let header = Header {
+                        proof: nonce,
+                        ..self.header
+                    };
+                    return SearchOutcome::Found {
+                        header,
+                        hash: BlockHash::from_bytes(bytes),
+                        attempts: attempts + (nonce - next) + 1,
+                    };
+                }
+            }
+            attempts += batch_end - next;
+            next = batch_end;
+        }
+        SearchOutcome::Exhausted { attempts }
+    }
+}
+
+/// Splits `nonces` into `threads` disjoint ranges and searches them in
+/// parallel; the first thread to find a proof stops the others. Not on
+/// wasm32, where there are no threads.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn search_parallel(
+    search: &PowSearch,
+    nonces: Range<u64>,
+    threads: usize,
+    should_stop: &(dyn Fn() -> bool + Sync),
+) -> SearchOutcome {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let threads = threads.max(1) as u64;
+    let span = (nonces.end - nonces.start) / threads;
+    let found = AtomicBool::new(false);
+    let winner: Mutex<Option<(Header, BlockHash)>> = Mutex::new(None);
+    let stop = || found.load(Ordering::Relaxed) || should_stop();
+    let attempts: u64 = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|i| {
+                let start = nonces.start + i * span;
+                let end = if i + 1 == threads {
+                    nonces.end
+                } else {
+                    start + span
+                };
+                let (stop, found, winner) = (&stop, &found, &winner);
+                scope.spawn(move || {
+                    let outcome = search.search(start..end, stop);
+                    if let SearchOutcome::Found { header, hash, .. } = outcome {
+                        found.store(true, Ordering::Relaxed);
+                        let mut slot = winner.lock().unwrap_or_else(|p| p.into_inner());
+                        slot.get_or_insert((header, hash));
+                    }
+                    outcome.attempts()
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap_or(0)).sum()
+    });
+    let winner = winner.into_inner().unwrap_or_else(|p| p.into_inner());
+    match winner {
+        Some((header, hash)) => SearchOutcome::Found {
+            header,
+            hash,
+            attempts,
+        },
+        None if should_stop() => SearchOutcome::Stopped { attempts },
+        None => SearchOutcome::Exhausted { attempts },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::MerkleRoot;
+    use crate::target::CompactTarget;
+
+    fn template() -> Header {
+        Header {
+            version: 1,
+            index: 7,
+            timestamp: 1_767_225_600_123,
+            previous_hash: BlockHash::from_bytes([0x11; 32]),
+            merkle_root: MerkleRoot::from_bytes([0x22; 32]),
+            bits: CompactTarget::from_consensus(0x1f00_ffff),
+            proof: 0,
+        }
+    }
+
+    #[test]
+    fn kernel_hash_equals_plain_double_sha256() {
+        let header = template();
+        let search = PowSearch::new(&header, Target::MAX);
+        for nonce in [0u64, 1, 0xdead_beef, u64::MAX] {
+            let words = search.hash_words(nonce);
+            let mut bytes = [0u8; 32];
+            for (chunk, word) in bytes.chunks_exact_mut(4).zip(words) {
+                chunk.copy_from_slice(&word.to_be_bytes());
+            }
+            let plain = Header {
+                proof: nonce,
+                ..header
+            }
+            .block_hash();
+            assert_eq!(BlockHash::from_bytes(bytes), plain);
+        }
+    }
+
+    #[test]
+    fn found_proof_meets_the_target() {
+        let header = template();
+        let target = header.bits.to_target().unwrap();
+        let outcome = PowSearch::new(&header, target).search(0..1 << 24, || false);
+        let SearchOutcome::Found {
+            header: mined,
+            hash,
+            ..
+        } = outcome
+        else {
+            panic!("no proof in 2^24 attempts at ~2^16 expected: {outcome:?}");
+        };
+        assert_eq!(mined.block_hash(), hash);
+        assert!(target.is_met_by(hash));
+    }
+
+    #[test]
+    fn stop_flag_ends_the_search() {
+        let header = template();
+        let impossible = CompactTarget::from_consensus(0x0300_0001)
+            .to_target()
+            .unwrap();
+        let outcome = PowSearch::new(&header, impossible).search(0..u64::MAX, || true);
+        assert_eq!(outcome, SearchOutcome::Stopped { attempts: 0 });
+    }
+
+    #[test]
+    #[cfg(not(target_arch = "wasm32"))]
+    fn parallel_search_finds_a_proof_on_every_thread_count() {
+        let header = template();
+        let target = header.bits.to_target().unwrap();
+        let search = PowSearch::new(&header, target);
+        for threads in [1, 2, 3, 8] {
+            let outcome = search_parallel(&search, 0..1 << 40, threads, &|| false);
+            let SearchOutcome::Found { hash, header, .. } = outcome else {
+                panic!("{threads} threads found nothing: {outcome:?}");
+            };
+            assert_eq!(header.block_hash(), hash);
+            assert!(target.is_met_by(hash));
+        }
+    }
+}

@@ -1,0 +1,427 @@
+//! The consensus rules. Each reason a block can be refused has its own
+//! [`Rejection`] variant; [`BlockError`] adds which block it was.
+//!
+//! Context comes in as arguments: the ancestors of the block being checked
+//! (a contiguous run of headers ending at its parent, at least
+//! [`ChainParams::context_len`] long unless the chain is shorter) and `now`,
+//! the caller's clock in milliseconds since the Unix epoch.
+
+use serde::{Deserialize, Serialize};
+
+use crate::block::{Block, MAX_ENTRIES};
+use crate::entry::{Entry, MAX_DATA_BYTES, MAX_MINER_BYTES};
+use crate::hash::{BlockHash, MerkleRoot};
+use crate::header::Header;
+use crate::params::{ChainParams, MEDIAN_TIME_SPAN};
+use crate::target::{CompactTarget, Target, Work};
+
+/// Why a block is not well formed, before any chain context.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+pub enum EncodingError {
+    #[error("stated hash {stated} is not the header's hash {computed}")]
+    HashMismatch {
+        stated: BlockHash,
+        computed: BlockHash,
+    },
+    #[error("header version {version} is unknown")]
+    UnsupportedVersion { version: u32 },
+    #[error("the block has no entries")]
+    NoEntries,
+    #[error("{count} entries is more than a block may hold")]
+    TooManyEntries { count: usize },
+    #[error("the first entry is not a coinbase")]
+    FirstEntryNotCoinbase,
+    #[error("the coinbase names height {found}, the header {expected}")]
+    CoinbaseHeightMismatch { expected: u64, found: u64 },
+    #[error("entry {position} is a second coinbase")]
+    ExtraCoinbase { position: usize },
+    #[error("entry {position} holds {len} bytes, more than {max}")]
+    EntryTooLarge {
+        position: usize,
+        len: usize,
+        max: usize,
+    },
+}
+
+/// Why a block is refused: one variant per consensus rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum Rejection {
+    #[error("bad encoding: {0}")]
+    BadEncoding(EncodingError),
+    #[error("the chain has no blocks")]
+    EmptyChain,
+    #[error("not the genesis block of this chain: expected {expected}, found {found}")]
+    BadGenesis {
+        expected: BlockHash,
+        found: BlockHash,
+    },
+    #[error("wrong index: expected {expected}, found {found}")]
+    WrongIndex { expected: u64, found: u64 },
+    #[error("previous_hash {found} is not the parent's hash {expected}")]
+    WrongPreviousHash {
+        expected: BlockHash,
+        found: BlockHash,
+    },
+    #[error("bits {found} are not what the retarget rule demands ({expected})")]
+    WrongBits {
+        expected: CompactTarget,
+        found: CompactTarget,
+    },
+    #[error("hash {hash} is above the target {target}")]
+    HashAboveTarget { hash: BlockHash, target: Target },
+    #[error("timestamp {timestamp} is not after the median of the previous blocks ({median})")]
+    TimestampNotAfterMedian { timestamp: u64, median: u64 },
+    #[error("timestamp too far in the future: {timestamp} is after {limit}")]
+    TimestampTooFarAhead { timestamp: u64, limit: u64 },
+    #[error("merkle root {found} does not match the entries ({expected})")]
+    WrongMerkleRoot {
+        expected: MerkleRoot,
+        found: MerkleRoot,
+    },
+}
+
+impl Rejection {
+    /// A short plain-words reason, for activity feeds.
+    pub fn summary(&self) -> &'static str {
+        match self {
+            Self::BadEncoding(_) => "bad encoding",
+            Self::EmptyChain => "empty chain",
+            Self::BadGenesis { .. } => "wrong genesis block",
+            Self::WrongIndex { .. } => "wrong index",
+            Self::WrongPreviousHash { .. } => "wrong previous hash",
+            Self::WrongBits { .. } => "wrong difficulty bits",
+            Self::HashAboveTarget { .. } => "hash above target",
+            Self::TimestampNotAfterMedian { .. } => {
+                "timestamp not after the median of the last 11 blocks"
+            }
+            Self::TimestampTooFarAhead { .. } => "timestamp too far in the future",
+            Self::WrongMerkleRoot { .. } => "merkle root does not match the entries",
+        }
+    }
+}
+
+impl From<EncodingError> for Rejection {
+    fn from(e: EncodingError) -> Self {
+        Self::BadEncoding(e)
+    }
+}
+
+/// A refused block: its position, its hash as computed from its header, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("block {index} ({hash}) is invalid: {reason}")]
+pub struct BlockError {
+    /// Position in the checked chain (= height for chains from genesis).
+    pub index: u64,
+    pub hash: BlockHash,
+    pub reason: Rejection,
+}
+
+/// What a valid chain adds up to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainSummary {
+    pub tip: BlockHash,
+    pub height: u64,
+    /// Work of the checked headers only (for a chain from genesis: all of it).
+    pub work: Work,
+}
+
+/// The block's parent and the ancestors before it.
+#[derive(Debug, Clone, Copy)]
+pub struct Ancestry<'a> {
+    /// Contiguous headers ending at the parent (see the module docs).
+    pub headers: &'a [Header],
+    /// The parent's hash, which the caller already knows.
+    pub parent_hash: BlockHash,
+}
+
+/// Median of the last (up to) eleven timestamps of `ancestors`.
+pub fn median_time_past(ancestors: &[Header]) -> u64 {
+    let start = ancestors.len().saturating_sub(MEDIAN_TIME_SPAN);
+    let mut times = [0u64; MEDIAN_TIME_SPAN];
+    let recent = &ancestors[start..];
+    for (slot, header) in times.iter_mut().zip(recent) {
+        *slot = header.timestamp;
+    }
+    let times = &mut times[..recent.len()];
+    times.sort_unstable();
+    times.get(times.len() / 2).copied().unwrap_or(0)
+}
+
+/// The `bits` the block after `ancestors` must carry.
+///
+/// At heights that are multiples of the retarget window the target is
+/// scaled by how long the previous window took against how long it should
+/// have taken, clamped to a factor of four either way and never easier than
+/// the pow limit. The window's span is measured from the block at
+/// `height - window` to the parent: `window - 1` intervals.
+pub fn expected_bits(params: &ChainParams, ancestors: &[Header]) -> CompactTarget {
+    let Some(parent) = ancestors.last() else {
+        return params.initial_bits;
+    };
+    let window = params.retarget_window;
+    let height = parent.index + 1;
+    if window < 2 || height % window != 0 {
+        return parent.bits;
+    }
+    let window_len = usize::try_from(window).unwrap_or(usize::MAX);
+    if ancestors.len() < window_len {
+        // The caller gave too little context to recompute: keep the bits,
+        // which is what a too-short context check would also conclude.
+        return parent.bits;
+    }
+    let first = ancestors[ancestors.len() - window_len];
+    let expected_span = (window - 1).saturating_mul(params.target_spacing_ms).max(1);
+    let actual_span = parent
+        .timestamp
+        .saturating_sub(first.timestamp)
+        .clamp(expected_span / 4, expected_span.saturating_mul(4))
+        .max(1);
+    let Ok(old) = parent.bits.to_target() else {
+        return params.pow_limit;
+    };
+    old.scaled(actual_span, expected_span)
+        .min(params.pow_limit_target())
+        .to_compact()
+}
+
+/// Checks a header against its ancestry (`None` for the genesis block),
+/// given the hash the caller computed from it. Returns the target it met.
+pub fn check_header(
+    params: &ChainParams,
+    header: &Header,
+    hash: BlockHash,
+    ancestry: Option<Ancestry<'_>>,
+    now_ms: u64,
+) -> Result<Target, Rejection> {
+    let Some(ancestry) = ancestry.filter(|a| !a.headers.is_empty()) else {
+        if hash != params.genesis.hash {
+            return Err(Rejection::BadGenesis {
+                expected: params.genesis.hash,
+                found: hash,
+            });
+        }
+        return Ok(params
+            .genesis
+            .header
+            .bits
+            .to_target()
+            .unwrap_or(Target::MAX));
+    };
+    if header.version != Header::VERSION {
+        return Err(EncodingError::UnsupportedVersion {
+            version: header.version,
+        }
+        .into());
+    }
+    let parent = ancestry.headers[ancestry.headers.len() - 1];
+    if header.index != parent.index + 1 {
+        return Err(Rejection::WrongIndex {
+            expected: parent.index + 1,
+            found: header.index,
+        });
+    }
+    if header.previous_hash != ancestry.parent_hash {
+        return Err(Rejection::WrongPreviousHash {
+            expected: ancestry.parent_hash,
+            found: header.previous_hash,
+        });
+    }
+    let expected = expected_bits(params, ancestry.headers);
+    if header.bits != expected {
+        return Err(Rejection::WrongBits {
+            expected,
+            found: header.bits,
+        });
+    }
+    // Expected bits always come from a valid target.
+    let target = header.bits.to_target().unwrap_or(Target::MAX);
+    if !target.is_met_by(hash) {
+        return Err(Rejection::HashAboveTarget { hash, target });
+    }
+    let median = median_time_past(ancestry.headers);
+    if header.timestamp <= median {
+        return Err(Rejection::TimestampNotAfterMedian {
+            timestamp: header.timestamp,
+            median,
+        });
+    }
+    let limit = now_ms.saturating_add(params.max_future_drift_ms);
+    if header.timestamp > limit {
+        return Err(Rejection::TimestampTooFarAhead {
+            timestamp: header.timestamp,
+            limit,
+        });
+    }
+    Ok(target)
+}
+
+/// Checks what a block says about itself: the stated hash, the entries'
+/// shape and sizes, and the merkle root. Returns the header's hash.
+pub fn check_block_body(block: &Block) -> Result<BlockHash, Rejection> {
+    let computed = block.header.block_hash();
+    if block.hash != computed {
+        return Err(EncodingError::HashMismatch {
+            stated: block.hash,
+            computed,
+        }
+        .into());
+    }
+    let entries = &block.entries;
+    if entries.len() > MAX_ENTRIES {
+        return Err(EncodingError::TooManyEntries {
+            count: entries.len(),
+        }
+        .into());
+    }
+    match entries.first() {
+        None => return Err(EncodingError::NoEntries.into()),
+        Some(Entry::Coinbase { height, miner }) => {
+            if *height != block.header.index {
+                return Err(EncodingError::CoinbaseHeightMismatch {
+                    expected: block.header.index,
+                    found: *height,
+                }
+                .into());
+            }
+            if miner.len() > MAX_MINER_BYTES {
+                return Err(EncodingError::EntryTooLarge {
+                    position: 0,
+                    len: miner.len(),
+                    max: MAX_MINER_BYTES,
+                }
+                .into());
+            }
+        }
+        Some(Entry::Data { .. }) => return Err(EncodingError::FirstEntryNotCoinbase.into()),
+    }
+    for (position, entry) in entries.iter().enumerate().skip(1) {
+        match entry {
+            Entry::Coinbase { .. } => {
+                return Err(EncodingError::ExtraCoinbase { position }.into());
+            }
+            Entry::Data { data } if data.len() > MAX_DATA_BYTES => {
+                return Err(EncodingError::EntryTooLarge {
+                    position,
+                    len: data.len(),
+                    max: MAX_DATA_BYTES,
+                }
+                .into());
+            }
+            Entry::Data { .. } => {}
+        }
+    }
+    let expected = Block::merkle_root_of(entries);
+    if block.header.merkle_root != expected {
+        return Err(Rejection::WrongMerkleRoot {
+            expected,
+            found: block.header.merkle_root,
+        });
+    }
+    Ok(computed)
+}
+
+/// Checks a whole block: its body, then its header in context.
+pub fn check_block(
+    params: &ChainParams,
+    block: &Block,
+    ancestry: Option<Ancestry<'_>>,
+    now_ms: u64,
+) -> Result<Target, Rejection> {
+    let hash = check_block_body(block)?;
+    check_header(params, &block.header, hash, ancestry, now_ms)
+}
+
+/// Validates a chain of full blocks from genesis; the error names the first
+/// invalid block.
+pub fn validate_chain(
+    params: &ChainParams,
+    blocks: &[Block],
+    now_ms: u64,
+) -> Result<ChainSummary, BlockError> {
+    let headers: Vec<Header> = blocks.iter().map(|b| b.header).collect();
+    walk_headers(params, &[], None, &headers, now_ms, |i| {
+        check_block_body(&blocks[i])
+    })
+}
+
+/// Validates headers alone from genesis (no entries, no merkle check): what
+/// a syncing node can check before it downloads the blocks.
+pub fn validate_headers(
+    params: &ChainParams,
+    headers: &[Header],
+    now_ms: u64,
+) -> Result<ChainSummary, BlockError> {
+    walk_headers(params, &[], None, headers, now_ms, |i| {
+        Ok(headers[i].block_hash())
+    })
+}
+
+/// Validates `headers` that continue a known chain whose last
+/// `context_len` headers are `context` (ending at the block with
+/// `context_tip`). The summary's work counts `headers` only; indices in
+/// errors are positions in `headers`.
+pub fn validate_headers_after(
+    params: &ChainParams,
+    context: &[Header],
+    context_tip: BlockHash,
+    headers: &[Header],
+    now_ms: u64,
+) -> Result<ChainSummary, BlockError> {
+    walk_headers(params, context, Some(context_tip), headers, now_ms, |i| {
+        Ok(headers[i].block_hash())
+    })
+}
+
+/// The one loop behind every chain validation: `hash_of(i)` checks what
+/// item `i` says about itself and returns its header's hash.
+fn walk_headers(
+    params: &ChainParams,
+    context: &[Header],
+    context_tip: Option<BlockHash>,
+    headers: &[Header],
+    now_ms: u64,
+    hash_of: impl Fn(usize) -> Result<BlockHash, Rejection>,
+) -> Result<ChainSummary, BlockError> {
+    let joined;
+    let all: &[Header] = if context.is_empty() {
+        headers
+    } else {
+        joined = [context, headers].concat();
+        &joined
+    };
+    let offset = context.len();
+    let context_len = params.context_len();
+    let mut parent_hash = context_tip;
+    let mut work = Work::ZERO;
+    for (i, header) in headers.iter().enumerate() {
+        let at = offset + i;
+        let fail = |hash: BlockHash, reason: Rejection| BlockError {
+            index: i as u64,
+            hash,
+            reason,
+        };
+        let hash = hash_of(i).map_err(|reason| fail(header.block_hash(), reason))?;
+        let ancestry = parent_hash.map(|parent_hash| Ancestry {
+            headers: &all[at.saturating_sub(context_len)..at],
+            parent_hash,
+        });
+        let target =
+            check_header(params, header, hash, ancestry, now_ms).map_err(|r| fail(hash, r))?;
+        work += target.to_work();
+        parent_hash = Some(hash);
+    }
+    match parent_hash {
+        Some(tip) if !headers.is_empty() => Ok(ChainSummary {
+            tip,
+            height: headers[headers.len() - 1].index,
+            work,
+        }),
+        _ => Err(BlockError {
+            index: 0,
+            hash: BlockHash::ZERO,
+            reason: Rejection::EmptyChain,
+        }),
+    }
+}

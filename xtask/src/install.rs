@@ -1,0 +1,215 @@
+//! The tools the project needs. Each function checks whether its tool is
+//! there, says so and skips it if it is, and otherwise says what it is about
+//! to install and installs it.
+
+use crate::cmd;
+use anyhow::{Result, bail};
+use std::path::Path;
+
+/// The Rust target the shared crate and the explorer are built for.
+pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
+/// Must match the `wasm-bindgen` version pinned in the workspace `Cargo.toml`.
+const WASM_BINDGEN_VERSION: &str = "0.2.130";
+const TRUNK_VERSION: &str = "0.21.14";
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// Where Debian's `chromium-driver` puts ChromeDriver; the wasm tests use it.
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Print one progress line.
+fn say(message: &str) {
+    println!("==> {message}");
+}
+
+/// Fail with advice unless rustup is there: it is how the target and the
+/// components are installed.
+fn require_rustup() -> Result<()> {
+    if cmd::probe("rustup", &["--version"]).is_none() {
+        bail!(
+            "rustup is not installed or not on PATH; install Rust with rustup \
+             (https://rustup.rs) so that xtask can add the {WASM_TARGET} target \
+             and the clippy and rustfmt components"
+        );
+    }
+    Ok(())
+}
+
+/// The rustup target `wasm32-unknown-unknown`.
+pub fn wasm_target() -> Result<()> {
+    require_rustup()?;
+    let installed = cmd::probe("rustup", &["target", "list", "--installed"]).unwrap_or_default();
+    if installed.lines().any(|line| line.trim() == WASM_TARGET) {
+        say(&format!("Rust target {WASM_TARGET} already installed"));
+        return Ok(());
+    }
+    say(&format!(
+        "installing Rust target {WASM_TARGET} (rustup target add, takes under a minute)"
+    ));
+    cmd::run(cmd::new("rustup").args(["target", "add", WASM_TARGET]))
+}
+
+/// The rustup components `clippy` and `rustfmt`.
+pub fn clippy_and_rustfmt() -> Result<()> {
+    for (component, cargo_subcommand) in [("clippy", "clippy"), ("rustfmt", "fmt")] {
+        if let Some(version) = cmd::probe("cargo", &[cargo_subcommand, "--version"]) {
+            say(&format!(
+                "{component} already installed ({})",
+                version.trim()
+            ));
+            continue;
+        }
+        require_rustup()?;
+        say(&format!("installing {component} (rustup component add)"));
+        cmd::run(cmd::new("rustup").args(["component", "add", component]))?;
+    }
+    Ok(())
+}
+
+/// A program installed from crates.io with `cargo install`.
+struct CargoTool {
+    /// The crate on crates.io.
+    krate: &'static str,
+    version: &'static str,
+    /// Programs the crate installs; each is run with `--version` to check that
+    /// it is there at this version.
+    programs: &'static [&'static str],
+    /// Extra `cargo install` arguments.
+    extra_args: &'static [&'static str],
+    /// How long the install takes, for the progress line.
+    takes: &'static str,
+}
+
+impl CargoTool {
+    /// `Ok(())` if every program's `--version` reports exactly this version;
+    /// otherwise the first program that does not, and what it reported, if
+    /// anything.
+    fn check(&self) -> Result<(), (&'static str, Option<String>)> {
+        for &program in self.programs {
+            match cmd::probe(program, &["--version"]) {
+                Some(out) if out.split_whitespace().any(|word| word == self.version) => {}
+                Some(out) => return Err((program, Some(out.trim().to_owned()))),
+                None => return Err((program, None)),
+            }
+        }
+        Ok(())
+    }
+
+    fn ensure(&self) -> Result<()> {
+        let Self { krate, version, .. } = self;
+        let found = match self.check() {
+            Ok(()) => {
+                say(&format!("{krate} {version} already installed"));
+                return Ok(());
+            }
+            Err((_, found)) => found,
+        };
+        let found = found
+            .map(|found| format!("; found {found}"))
+            .unwrap_or_default();
+        say(&format!(
+            "installing {krate} {version} (cargo install, takes {}{found})",
+            self.takes
+        ));
+        let mut install = cmd::new("cargo");
+        install
+            .args(["install", krate, "--version", &format!("={version}")])
+            .args(self.extra_args);
+        cmd::run(&mut install)?;
+        if let Err((program, found)) = self.check() {
+            bail!(
+                "`cargo install {krate}` finished, but `{program} --version` reports {}, \
+                 not {version}; try `cargo install --force {krate} --version ={version}`",
+                found.as_deref().unwrap_or("nothing (not found on PATH)")
+            );
+        }
+        Ok(())
+    }
+}
+
+/// `wasm-bindgen-cli` at the version the workspace pins. It provides
+/// `wasm-bindgen` (used by trunk) and `wasm-bindgen-test-runner` (runs the
+/// wasm tests).
+pub fn wasm_bindgen_cli() -> Result<()> {
+    CargoTool {
+        krate: "wasm-bindgen-cli",
+        version: WASM_BINDGEN_VERSION,
+        programs: &["wasm-bindgen", "wasm-bindgen-test-runner"],
+        // Not `--locked`: the lock file it ships with does not build here.
+        extra_args: &[],
+        takes: "~4 minutes",
+    }
+    .ensure()
+}
+
+/// `trunk`, which builds and bundles the explorer.
+pub fn trunk() -> Result<()> {
+    CargoTool {
+        krate: "trunk",
+        version: TRUNK_VERSION,
+        programs: &["trunk"],
+        extra_args: &["--locked"],
+        takes: "~10 minutes",
+    }
+    .ensure()
+}
+
+/// Debian's `chromium` and `chromium-driver`, for the wasm tests in headless
+/// Chromium.
+pub fn chromium() -> Result<()> {
+    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
+        .into_iter()
+        .filter(|path| !Path::new(path).exists())
+        .collect();
+    if missing.is_empty() {
+        say("chromium and chromium-driver already installed");
+        return Ok(());
+    }
+    let missing = missing.join(" and ");
+    if cmd::probe("apt-get", &["--version"]).is_none() {
+        bail!(
+            "{missing} not found, and apt-get is not available to install them; \
+             install Chromium and ChromeDriver so that {CHROMIUM} and {CHROMEDRIVER} exist"
+        );
+    }
+    let root = cmd::probe("id", &["-u"]).is_some_and(|uid| uid.trim() == "0");
+    if !root && cmd::probe("sudo", &["--version"]).is_none() {
+        bail!(
+            "{missing} not found; installing them needs root, and sudo is not installed: \
+             run `apt-get install chromium chromium-driver` as root"
+        );
+    }
+    let how = if root {
+        "apt-get"
+    } else {
+        "sudo apt-get; sudo may ask for your password"
+    };
+    say(&format!(
+        "installing chromium and chromium-driver ({how}; downloads ~100 MB, takes a few minutes)"
+    ));
+    cmd::run(&mut apt_get(root, &["update"]))?;
+    cmd::run(&mut apt_get(
+        root,
+        &["install", "-y", "chromium", "chromium-driver"],
+    ))?;
+    for path in [CHROMIUM, CHROMEDRIVER] {
+        if !Path::new(path).exists() {
+            bail!("apt-get installed chromium and chromium-driver, but {path} does not exist");
+        }
+    }
+    Ok(())
+}
+
+/// `apt-get args…` without questions, through sudo unless we are root (sudo
+/// would drop a plain environment variable, so it goes through `env`).
+fn apt_get(root: bool, args: &[&str]) -> std::process::Command {
+    let mut command = if root {
+        let mut command = cmd::new("apt-get");
+        command.env("DEBIAN_FRONTEND", "noninteractive");
+        command
+    } else {
+        let mut command = cmd::new("sudo");
+        command.args(["env", "DEBIAN_FRONTEND=noninteractive", "apt-get"]);
+        command
+    };
+    command.args(args);
+    command
+}

@@ -1,0 +1,56 @@
+//! `cargo xtask`: the project's two entry points for a newcomer.
+//!
+//! - `cargo xtask up` installs what is missing, builds everything and starts the
+//!   manager with its nodes and the explorer.
+//! - `cargo xtask test` installs what is missing and runs every check and test.
+//!
+//! This file only parses the command line; the work lives in the modules.
+
+mod cmd;
+mod install;
+mod test;
+mod up;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Install what is missing, then build and run the network or run every test"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install what is missing, build everything, start the manager with its
+    /// nodes and the explorer, and print the URL to open
+    Up(up::Args),
+    /// Install what is missing and run every check and test: rustfmt, clippy
+    /// (native and wasm), native tests, wasm tests in headless Chromium
+    Test,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = cmd::enter_workspace_root().and_then(|()| match cli.command {
+        Command::Up(args) => up::run(&args),
+        Command::Test => test::run(),
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // The error and its causes, without the backtrace anyhow would add
+            // under RUST_BACKTRACE=1: these are failed commands, not bugs.
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! `cargo xtask test`: install what is missing, then run every check and test
+//! in order, stopping at the first failure.
+
+use crate::{cmd, install, up};
+use anyhow::{Context, Result};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The crates that are also linted for and tested on wasm32, their tests
+/// running in headless Chromium. Each one needs a `webdriver.json` next to its
+/// `Cargo.toml` with the Chromium arguments (headless, no sandbox as root).
+const WASM_PACKAGES: &[&str] = &["shared"];
+
+/// One step: what it is, and the command that runs it.
+struct Step {
+    title: String,
+    command: Command,
+    /// Run in a process group of its own that is killed when the step ends,
+    /// so no chromedriver or Chromium outlives it.
+    reap_group: bool,
+}
+
+fn cargo(args: &[&str]) -> Command {
+    let mut command = cmd::new("cargo");
+    command.args(args);
+    command
+}
+
+/// `-p a -p b …` for the wasm packages.
+fn wasm_package_args() -> Vec<&'static str> {
+    WASM_PACKAGES
+        .iter()
+        .flat_map(|package| ["-p", package])
+        .collect()
+}
+
+fn steps() -> Vec<Step> {
+    let wasm_packages = WASM_PACKAGES.join(", ");
+    let step = |title: String, command: Command| Step {
+        title,
+        command,
+        reap_group: false,
+    };
+
+    let mut wasm_clippy = cargo(&["clippy"]);
+    wasm_clippy.args(wasm_package_args()).args([
+        "--target",
+        install::WASM_TARGET,
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+
+    let mut wasm_tests = cargo(&["test"]);
+    wasm_tests
+        .args(wasm_package_args())
+        .args(["--target", install::WASM_TARGET])
+        .env(
+            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+            "wasm-bindgen-test-runner",
+        )
+        .env("CHROMEDRIVER", install::CHROMEDRIVER)
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "120");
+
+    vec![
+        step(
+            "formatting (rustfmt)".into(),
+            cargo(&["fmt", "--all", "--", "--check"]),
+        ),
+        step(
+            "lints, native (clippy; the first run compiles the workspace, takes a few minutes)"
+                .into(),
+            cargo(&[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]),
+        ),
+        step(
+            format!("lints, {} ({wasm_packages})", install::WASM_TARGET),
+            wasm_clippy,
+        ),
+        step(
+            "native tests (the first run compiles them, takes a few minutes)".into(),
+            cargo(&["test", "--workspace"]),
+        ),
+        Step {
+            title: format!("wasm tests in headless Chromium ({wasm_packages})"),
+            command: wasm_tests,
+            reap_group: true,
+        },
+    ]
+}
+
+/// "42.1s" or "3m07s".
+fn human(duration: Duration) -> String {
+    let secs = duration.as_secs();
+    if secs < 60 {
+        format!("{:.1}s", duration.as_secs_f64())
+    } else {
+        format!("{}m{:02}s", secs / 60, secs % 60)
+    }
+}
+
+pub fn run() -> Result<()> {
+    let started = Instant::now();
+    install::wasm_target()?;
+    install::clippy_and_rustfmt()?;
+    install::wasm_bindgen_cli()?;
+    if Path::new(up::EXPLORER_INDEX).exists() {
+        install::trunk()?;
+    }
+    install::chromium()?;
+
+    let steps = steps();
+    let total = steps.len();
+    for (number, mut step) in (1..).zip(steps) {
+        println!("==> [{number}/{total}] {}", step.title);
+        let step_started = Instant::now();
+        let result = if step.reap_group {
+            cmd::run_reaping_group(&mut step.command)
+        } else {
+            cmd::run(&mut step.command)
+        };
+        result
+            .with_context(|| format!("xtask test: step {number}/{total} failed: {}", step.title))?;
+        println!("    passed in {}", human(step_started.elapsed()));
+    }
+    println!(
+        "xtask test: {total} steps passed in {}",
+        human(started.elapsed())
+    );
+    Ok(())
+}
