@@ -16,6 +16,7 @@ use crate::merkle::merkle_root;
 pub const MAX_ENTRIES: usize = 1000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Block {
     /// The hash the sender claims; validation checks it against the header.
     pub hash: BlockHash,

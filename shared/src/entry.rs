@@ -19,6 +19,7 @@ pub(crate) const TAG_COINBASE: u8 = 0;
 pub(crate) const TAG_DATA: u8 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Entry {
     /// First entry of every block: who mined it, at which height.

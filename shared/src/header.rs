@@ -18,6 +18,7 @@ pub const HEADER_LEN: usize = 96;
 pub(crate) const PROOF_OFFSET: usize = 88;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Header {
     pub version: u32,
     /// Height in the chain; genesis is 0.

@@ -2,6 +2,8 @@
 //! the browser explorer must agree on, with no I/O, no clocks and no async
 //! runtime, so it builds natively and for `wasm32-unknown-unknown` alike.
 //!
+//! - [`api`]: request and response bodies of the node's and manager's HTTP APIs.
+//! - [`events`]: the events nodes and the manager stream over WebSocket.
 //! - [`hash`]: SHA-256d and the hash newtypes ([`BlockHash`], [`MerkleRoot`],
 //!   [`EntryHash`]) that cannot be mixed up.
 //! - [`target`]: [`Target`], its compact form [`CompactTarget`] (Bitcoin's
@@ -14,15 +16,20 @@
 //! - [`params`]: [`ChainParams`] and their presets, including the genesis block.
 //! - [`validation`]: the consensus rules, one error variant per reason;
 //!   `now` is always passed in by the caller.
+//! - `openapi` (feature `openapi`): OpenAPI schemas for the hex-string types.
 //! - [`pow`]: the mining kernel (SHA-256 midstate, cancellable nonce search).
 //! - [`template`]: the next block a miner works on, and helpers that grow
 //!   valid chains for tests and tools.
 
+pub mod api;
 pub mod block;
 pub mod entry;
+pub mod events;
 pub mod hash;
 pub mod header;
 pub mod merkle;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod params;
 pub mod pow;
 pub mod target;

@@ -17,6 +17,7 @@ use crate::target::{CompactTarget, Target, Work};
 
 /// Why a block is not well formed, before any chain context.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "problem", rename_all = "snake_case")]
 pub enum EncodingError {
     #[error("stated hash {stated} is not the header's hash {computed}")]
@@ -46,6 +47,7 @@ pub enum EncodingError {
 
 /// Why a block is refused: one variant per consensus rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "rule", rename_all = "snake_case")]
 pub enum Rejection {
     #[error("bad encoding: {0}")]
@@ -110,6 +112,7 @@ impl From<EncodingError> for Rejection {
 
 /// A refused block: its position, its hash as computed from its header, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[error("block {index} ({hash}) is invalid: {reason}")]
 pub struct BlockError {
     /// Position in the checked chain (= height for chains from genesis).
@@ -120,6 +123,7 @@ pub struct BlockError {
 
 /// What a valid chain adds up to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChainSummary {
     pub tip: BlockHash,
     pub height: u64,

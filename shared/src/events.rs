@@ -1,0 +1,164 @@
+//! Events nodes and the manager stream over WebSocket (`GET /events`).
+//!
+//! One JSON object per message: `{"type": ..., "at": <ms>, "node": <id>, ...}`.
+//! A node stamps its own id on everything it emits, so the manager forwards
+//! node events unchanged and adds its own (`node_started`, `snapshot`, ...)
+//! on the same stream; the explorer reads both with this one type.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::{NodeSummary, TipInfo};
+use crate::hash::BlockHash;
+use crate::validation::Rejection;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Event {
+    /// Milliseconds since the Unix epoch when the event happened.
+    pub at: u64,
+    /// Id of the node the event is about; absent for network-wide events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// How a node is mining.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum MiningMode {
+    /// Mines block after block until stopped.
+    Continuous,
+    /// Mines one block for a `/mine` request.
+    OneBlock,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// This node found a block.
+    BlockMined {
+        height: u64,
+        hash: BlockHash,
+        /// Proof attempts since work on this template began.
+        attempts: u64,
+        /// Time from starting on the template to finding the proof.
+        elapsed_ms: u64,
+        /// Data entries it carries (besides the coinbase).
+        entries: usize,
+    },
+    /// A block from a peer (or a replaced chain) passed validation and is stored.
+    BlockAccepted {
+        height: u64,
+        hash: BlockHash,
+        previous_hash: BlockHash,
+        /// The sender's address, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+        /// Whether the block is now on the best chain.
+        active: bool,
+    },
+    /// A block failed validation.
+    BlockRejected {
+        hash: BlockHash,
+        height: u64,
+        reason: Rejection,
+        /// The rule in plain words, for feeds.
+        summary: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+    },
+    /// The best tip moved to another branch.
+    ChainReorganized {
+        old_tip: BlockHash,
+        new_tip: BlockHash,
+        /// Blocks taken off the old branch.
+        depth: u64,
+        fork_height: u64,
+        new_height: u64,
+    },
+    PeerAdded {
+        id: String,
+        address: String,
+    },
+    /// A peer stopped answering (said once, until it answers again).
+    PeerUnreachable {
+        address: String,
+        error: String,
+    },
+    MiningStarted {
+        mode: MiningMode,
+    },
+    MiningStopped,
+    /// A data entry joined the pending pool.
+    EntryAdded {
+        data: String,
+        pending: usize,
+    },
+    /// The node dropped and now ignores its peers (a partition).
+    Isolated,
+    /// The node restored its peers.
+    Reconnected,
+    ShuttingDown,
+    /// This subscriber fell behind and missed `count` events.
+    EventsDropped {
+        count: u64,
+    },
+    // --- manager events ---
+    /// The manager started a node process.
+    NodeStarted {
+        address: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pid: Option<u32>,
+    },
+    /// A node process ended or was shut down.
+    NodeStopped {
+        address: String,
+        /// How it ended, e.g. "exited 0" or "killed".
+        outcome: String,
+    },
+    /// A node stopped answering the manager.
+    NodeUnreachable {
+        address: String,
+    },
+    /// Every node answers and knows every other node.
+    NetworkReady {
+        nodes: usize,
+    },
+    /// The present state, sent first to every new manager subscriber.
+    Snapshot {
+        nodes: Vec<NodeSummary>,
+        /// Each node's chain tips, by node id.
+        tips: BTreeMap<String, Vec<TipInfo>>,
+    },
+}
+
+impl Event {
+    /// Kind names, in the order the enum lists them, for docs and tests.
+    pub fn type_name(&self) -> &'static str {
+        match self.kind {
+            EventKind::BlockMined { .. } => "block_mined",
+            EventKind::BlockAccepted { .. } => "block_accepted",
+            EventKind::BlockRejected { .. } => "block_rejected",
+            EventKind::ChainReorganized { .. } => "chain_reorganized",
+            EventKind::PeerAdded { .. } => "peer_added",
+            EventKind::PeerUnreachable { .. } => "peer_unreachable",
+            EventKind::MiningStarted { .. } => "mining_started",
+            EventKind::MiningStopped => "mining_stopped",
+            EventKind::EntryAdded { .. } => "entry_added",
+            EventKind::Isolated => "isolated",
+            EventKind::Reconnected => "reconnected",
+            EventKind::ShuttingDown => "shutting_down",
+            EventKind::EventsDropped { .. } => "events_dropped",
+            EventKind::NodeStarted { .. } => "node_started",
+            EventKind::NodeStopped { .. } => "node_stopped",
+            EventKind::NodeUnreachable { .. } => "node_unreachable",
+            EventKind::NetworkReady { .. } => "network_ready",
+            EventKind::Snapshot { .. } => "snapshot",
+        }
+    }
+}
