@@ -117,10 +117,47 @@ fn check(status: ExitStatus, line: &str) -> Result<()> {
 pub fn run(command: &mut Command) -> Result<()> {
     let line = display(command);
     println!("    $ {line}");
-    let status = spawn(command, &line)?
+    command.stdout(Stdio::piped());
+    let mut child = spawn(command, &line)?;
+    echo_and_tally(&mut child);
+    let status = child
         .wait()
         .with_context(|| format!("could not wait for: {line}"))?;
     check(status, &line)
+}
+
+/// Tests counted so far from cargo's `test result:` lines: (passed, failed).
+static TALLY: std::sync::Mutex<(u64, u64)> = std::sync::Mutex::new((0, 0));
+
+/// The tests every command run so far reported: (passed, failed).
+pub fn tests_tallied() -> (u64, u64) {
+    *TALLY.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Copies the child's stdout to ours line by line, adding up the counts of
+/// every `test result: ... N passed; M failed; ...` line it prints.
+fn echo_and_tally(child: &mut Child) {
+    use std::io::{BufRead, BufReader, Write};
+    let Some(stdout) = child.stdout.take() else {
+        return;
+    };
+    let mut out = std::io::stdout().lock();
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        let _ = writeln!(out, "{line}");
+        if let Some(rest) = line.trim_start().strip_prefix("test result: ") {
+            let count = |word: &str| -> u64 {
+                rest.split(';')
+                    .find_map(|part| {
+                        let mut words = part.split_whitespace().rev();
+                        (words.next()? == word).then(|| words.next()?.parse().ok())?
+                    })
+                    .unwrap_or(0)
+            };
+            let mut tally = TALLY.lock().unwrap_or_else(|p| p.into_inner());
+            tally.0 += count("passed");
+            tally.1 += count("failed");
+        }
+    }
 }
 
 /// Echo `command` and replace this process with it (so Ctrl-C and the exit
@@ -167,7 +204,10 @@ pub fn run_reaping_group(command: &mut Command) -> Result<()> {
     // A separate group is not the terminal's foreground group, so Ctrl-C reaches
     // only xtask and the reaper; the reaper then kills the group. Nothing in it
     // may read the terminal, so stdin is empty.
-    command.process_group(0).stdin(Stdio::null());
+    command
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
     let mut child = spawn(command, &line)?;
     let group = child.id().to_string();
     let reaper = new("sh")
@@ -176,6 +216,7 @@ pub fn run_reaping_group(command: &mut Command) -> Result<()> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn();
+    echo_and_tally(&mut child);
     let status = child.wait();
     match reaper {
         Ok(mut reaper) => {

@@ -135,5 +135,8 @@ pub fn run() -> Result<()> {
         "xtask test: {total} steps passed in {}",
         human(started.elapsed())
     );
+    // The closing line CI reads: every test that ran, native and in the browser.
+    let (passed, failed) = cmd::tests_tallied();
+    println!("tests: {passed} passed, {failed} failed");
     Ok(())
 }
