@@ -1,3 +1,168 @@
-//! A proof-of-work node. Its HTTP API, block tree, sync, events and store
-//! are built on top of the `shared` consensus core; this crate is filled in
-//! by the node issue.
+//! A proof-of-work node of the powplay playground.
+//!
+//! - [`config`]: the command line.
+//! - [`chain`]: the block tree — every valid block, headers-only entries,
+//!   invalid blocks and orphans — and the best tip by most work.
+//! - [`store`]: the redb database under `--data-dir` (blocks, id, peers).
+//! - [`miner`]: the mining thread, its stop flag and hash rate.
+//! - [`peers`]: the peer table and every request made to peers.
+//! - [`node`]: the shared state and the operations on it (accept a block,
+//!   header-first sync, replace the chain, entries, isolation).
+//! - [`events`]: the broadcast bus behind `GET /events`.
+//! - [`api`]: the HTTP routes and handlers, and the OpenAPI document.
+//! - [`error`]: every failure as JSON with the right status.
+//!
+//! [`run`] binds, restores the store, starts the miner and serves until
+//! `/shutdown`, Ctrl-C or SIGTERM.
+
+pub mod api;
+pub mod chain;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod miner;
+pub mod node;
+pub mod peers;
+pub mod store;
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use rand::Rng;
+
+pub use config::Config;
+
+use crate::chain::BlockTree;
+use crate::miner::Miner;
+use crate::node::Node;
+use crate::store::Store;
+
+const NODE_ID_KEY: &str = "node_id";
+pub(crate) const PEERS_KEY: &str = "peers";
+/// How often a node asks its peers for blocks it may have missed.
+const RESYNC_EVERY: Duration = Duration::from_secs(10);
+
+/// Runs a node until it is told to stop.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind((config.host, config.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
+    let local = listener.local_addr()?;
+    // Peers need an address they can reach: an unspecified bind address
+    // is advertised as loopback.
+    let advertised_host = if config.host.is_unspecified() {
+        "127.0.0.1".to_owned()
+    } else {
+        config.host.to_string()
+    };
+    let address = format!("{advertised_host}:{}", local.port());
+    let token = match (&config.token, config.host.is_loopback()) {
+        (Some(token), _) => Some(token.clone()),
+        (None, true) => None,
+        (None, false) => {
+            let token = random_hex(16);
+            eprintln!("binding {} needs a token; generated: {token}", config.host);
+            Some(token)
+        }
+    };
+
+    let data_dir = config.data_dir_for(local.port());
+    let store = Store::open(&data_dir)?;
+    let id = match store.get_meta(NODE_ID_KEY)? {
+        Some(id) => id,
+        None => {
+            let id = random_hex(16);
+            store.set_meta(NODE_ID_KEY, &id)?;
+            id
+        }
+    };
+    let params = config.chain.params();
+    let mut tree = BlockTree::new(params.clone());
+    tree.restore(store.load_blocks()?);
+    let saved_peers: Vec<(String, String)> = store
+        .get_meta(PEERS_KEY)?
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .unwrap_or_default();
+    tracing::info!(
+        id = %id, address = %address, chain = %params.name, height = tree.height(),
+        data_dir = %data_dir.display(), "node starting"
+    );
+
+    let node = Arc::new(Node::new(id, address.clone(), params, token, store, tree));
+    for (peer_id, peer_address) in &saved_peers {
+        node.peers.add(peer_id, peer_address);
+    }
+    for peer in &config.peers {
+        if api::is_host_port(peer) && node.peers.add("", peer) {
+            let node = Arc::clone(&node);
+            let peer = peer.clone();
+            tokio::spawn(async move {
+                if let Ok(body) = node.peers.node_id(&peer).await {
+                    node.peers.add(&body.node, &peer);
+                    node.save_peers();
+                }
+            });
+        }
+    }
+    Miner::spawn(
+        &node,
+        config.threads,
+        Duration::from_millis(config.pace_ms()),
+    )?;
+    spawn_resync(Arc::clone(&node));
+    spawn_signal_handler(Arc::clone(&node));
+
+    println!("listening on http://{address}");
+    std::io::stdout().flush()?;
+
+    let shutdown = node.shutdown.clone();
+    axum::serve(listener, api::app(Arc::clone(&node)))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await?;
+    node.miner.shut_down();
+    tracing::info!("node stopped");
+    Ok(())
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut rng = rand::rng();
+    (0..bytes)
+        .map(|_| format!("{:02x}", rng.random::<u8>()))
+        .collect()
+}
+
+fn spawn_resync(node: Arc<Node>) {
+    tokio::spawn(async move {
+        node.sync_with_all().await;
+        let mut every = tokio::time::interval(RESYNC_EVERY);
+        every.tick().await;
+        loop {
+            tokio::select! {
+                _ = every.tick() => node.sync_with_all().await,
+                () = node.shutdown.cancelled() => break,
+            }
+        }
+    });
+}
+
+fn spawn_signal_handler(node: Arc<Node>) {
+    tokio::spawn(async move {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = terminate => {}
+            () = node.shutdown.cancelled() => return,
+        }
+        node.events.emit(shared::events::EventKind::ShuttingDown);
+        node.shutdown.cancel();
+    });
+}

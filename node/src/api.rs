@@ -1,0 +1,639 @@
+//! The HTTP API: the seed's paths and JSON shapes, and what a real node
+//! adds. Handlers are a few lines each that call into [`Node`]; bodies are
+//! parsed here so every bad input becomes a JSON 4xx.
+
+use std::sync::Arc;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use shared::api::{
+    ChainBody, EntryRequest, ErrorBody, HeadersBody, InvalidChainBody, MessageBody, MinedBody,
+    NodeIdBody, PendingEntriesBody, RegisterRequest, RegisterResponse, ReplaceChainRequest,
+    ReplaceChainResponse, StatusBody, TipsBody,
+};
+use shared::events::{Event, EventKind, MiningMode};
+use shared::{Block, BlockHash};
+use tokio::sync::broadcast::error::RecvError;
+use tower_http::trace::TraceLayer;
+use utoipa::{IntoParams, OpenApi};
+
+use crate::chain::MAX_HEADERS;
+use crate::error::ApiError;
+use crate::node::{Accepted, Node};
+use crate::peers::PEER_HEADER;
+
+/// Largest body any endpoint but `/chain/replace` takes.
+const BODY_LIMIT: usize = 64 * 1024;
+/// Largest posted chain: room for tens of thousands of blocks.
+const CHAIN_BODY_LIMIT: usize = 64 * 1024 * 1024;
+/// Most hashes a locator may carry.
+const MAX_LOCATOR: usize = 64;
+
+type AppState = Arc<Node>;
+
+/// The node's router.
+pub fn app(node: Arc<Node>) -> Router {
+    let mutating = Router::new()
+        .route(
+            "/chain/replace",
+            post(chain_replace).layer(DefaultBodyLimit::max(CHAIN_BODY_LIMIT)),
+        )
+        .route("/nodes/register", post(nodes_register))
+        .route("/mine", get(mine).post(mine))
+        .route("/block/new", get(block_new).post(block_new))
+        .route("/shutdown", get(shutdown).post(shutdown))
+        .route("/mining/start", post(mining_start))
+        .route("/mining/stop", post(mining_stop))
+        .route("/network/isolate", post(network_isolate))
+        .route("/network/reconnect", post(network_reconnect))
+        .route("/entries", post(entries_post))
+        .route_layer(middleware::from_fn_with_state(node.clone(), require_token));
+    Router::new()
+        .route("/chain", get(chain_get))
+        .route("/node/id", get(node_id))
+        .route("/status", get(status))
+        .route("/tips", get(tips))
+        .route("/headers", get(headers_get))
+        .route("/blocks/{hash}", get(block_get))
+        .route("/entries/pending", get(entries_pending))
+        .route("/events", get(events))
+        .route("/openapi.json", get(openapi))
+        .merge(mutating)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TraceLayer::new_for_http())
+        .with_state(node)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such endpoint; see /openapi.json".into())
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::Rejected {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        message: "method not allowed on this path; see /openapi.json".into(),
+    }
+}
+
+/// Mutating endpoints need the bearer token when the node has one.
+async fn require_token(
+    State(node): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if let Some(token) = &node.token {
+        let given = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if given != Some(token.as_str()) {
+            return Err(ApiError::Unauthorized);
+        }
+    }
+    Ok(next.run(request).await)
+}
+
+/// An isolated node refuses traffic from peers (marked by [`PEER_HEADER`]).
+fn refuse_peers_if_isolated(node: &Node, headers: &HeaderMap) -> Result<(), ApiError> {
+    if node.is_isolated() && headers.contains_key(PEER_HEADER) {
+        return Err(ApiError::Isolated);
+    }
+    Ok(())
+}
+
+/// A JSON body of any content type, with JSON errors: malformed JSON is
+/// 400, JSON of the wrong shape 422, too large 413.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|r| ApiError::Rejected {
+                status: r.status(),
+                message: r.body_text(),
+            })?;
+        parse_json(&bytes).map(Self)
+    }
+}
+
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ApiError::Rejected {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: format!("the JSON does not have the expected shape: {e}"),
+        },
+        _ => ApiError::BadRequest(format!("the body is not valid JSON: {e}")),
+    })
+}
+
+/// Raw body bytes with JSON errors (for endpoints whose body is optional
+/// or comes in more than one form).
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        Bytes::from_request(request, state)
+            .await
+            .map(Self)
+            .map_err(|r| ApiError::Rejected {
+                status: r.status(),
+                message: r.body_text(),
+            })
+    }
+}
+
+/// Query parameters with JSON errors.
+pub struct QueryOf<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryOf<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Self(q.0))
+            .map_err(ApiError::from)
+    }
+}
+
+fn parse_hash(text: &str) -> Result<BlockHash, ApiError> {
+    text.parse().map_err(|_| {
+        ApiError::BadRequest(format!("{text:?} is not a block hash (64 hex characters)"))
+    })
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ChainQuery {
+    /// First height to return (default 0).
+    from: Option<u64>,
+    /// Most blocks to return (default: all).
+    limit: Option<u64>,
+}
+
+/// The best chain, or a page of it.
+#[utoipa::path(get, path = "/chain", params(ChainQuery),
+    responses((status = 200, body = ChainBody), (status = 400, body = ErrorBody)))]
+async fn chain_get(
+    State(node): State<AppState>,
+    QueryOf(query): QueryOf<ChainQuery>,
+) -> Json<ChainBody> {
+    let tree = node.tree();
+    let limit = query
+        .limit
+        .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
+    let chain = tree
+        .active_blocks(query.from.unwrap_or(0), limit)
+        .iter()
+        .map(|b| Block::clone(b))
+        .collect();
+    Json(ChainBody {
+        chain,
+        length: tree.height() + 1,
+    })
+}
+
+/// `{"chain": [...]}` as documented, or a bare array of blocks.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ReplaceBody {
+    Wrapped(ReplaceChainRequest),
+    Bare(Vec<Block>),
+}
+
+/// Adopts the posted chain if it is valid and has more work than ours.
+#[utoipa::path(post, path = "/chain/replace", request_body = ReplaceChainRequest,
+    responses((status = 201, body = ReplaceChainResponse),
+        (status = 409, description = "valid, but not more work", body = ErrorBody),
+        (status = 422, description = "invalid chain: the first bad block and why", body = InvalidChainBody),
+        (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
+async fn chain_replace(
+    State(node): State<AppState>,
+    JsonBody(body): JsonBody<ReplaceBody>,
+) -> Result<Response, ApiError> {
+    let chain = match body {
+        ReplaceBody::Wrapped(request) => request.chain,
+        ReplaceBody::Bare(chain) => chain,
+    };
+    let worker = Arc::clone(&node);
+    let outcome = tokio::task::spawn_blocking(move || worker.replace_chain(chain))
+        .await
+        .map_err(|_| ApiError::ShuttingDown)??;
+    match outcome {
+        Some(tip) => Ok((
+            StatusCode::CREATED,
+            Json(ReplaceChainResponse {
+                message: "Chain replaced".into(),
+                length: tip.height + 1,
+                tip: tip.hash,
+            }),
+        )
+            .into_response()),
+        None => Err(ApiError::Conflict(
+            "the posted chain is valid but has no more work than ours: kept ours".into(),
+        )),
+    }
+}
+
+/// Adds peers. Accepts the object, or the original's double-encoded string.
+#[utoipa::path(post, path = "/nodes/register", request_body = RegisterRequest,
+    responses((status = 201, body = RegisterResponse), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn nodes_register(
+    State(node): State<AppState>,
+    headers: HeaderMap,
+    RawBody(bytes): RawBody,
+) -> Result<(StatusCode, Json<RegisterResponse>), ApiError> {
+    refuse_peers_if_isolated(&node, &headers)?;
+    let mut value: serde_json::Value = parse_json(&bytes)?;
+    if let serde_json::Value::String(inner) = &value {
+        value = parse_json(inner.as_bytes())?;
+    }
+    if value.get("nodes").is_none() {
+        return Err(ApiError::BadRequest(
+            "Error: Please supply a valid list of nodes (\"nodes\" is missing)".into(),
+        ));
+    }
+    let request: RegisterRequest =
+        serde_json::from_value(value).map_err(|e| ApiError::Rejected {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: format!("the JSON does not have the expected shape: {e}"),
+        })?;
+    if request.nodes.len() != request.addresses.len() {
+        return Err(ApiError::Rejected {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: format!(
+                "{} node ids but {} addresses: they pair up by position",
+                request.nodes.len(),
+                request.addresses.len()
+            ),
+        });
+    }
+    if let Some(bad) = request.addresses.iter().find(|a| !is_host_port(a)) {
+        return Err(ApiError::Rejected {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: format!("{bad:?} is not a host:port address"),
+        });
+    }
+    let mut added = Vec::new();
+    for (id, address) in request.nodes.iter().zip(&request.addresses) {
+        if node.peers.add(id, address) {
+            node.events.emit(EventKind::PeerAdded {
+                id: id.clone(),
+                address: address.clone(),
+            });
+            added.push(address.clone());
+        }
+    }
+    let saver = Arc::clone(&node);
+    tokio::task::spawn_blocking(move || saver.save_peers());
+    for address in added {
+        let node = Arc::clone(&node);
+        tokio::spawn(async move { node.sync_with(&address).await });
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(RegisterResponse {
+            message: "New nodes have been added".into(),
+            total_nodes: node.peers.len(),
+        }),
+    ))
+}
+
+/// `host:port` with a non-empty host and a numeric port.
+pub fn is_host_port(text: &str) -> bool {
+    match text.rsplit_once(':') {
+        Some((host, port)) => {
+            !host.is_empty()
+                && !host.contains(['/', ' ', '?', '#', '@'])
+                && port.parse::<u16>().is_ok_and(|p| p != 0)
+        }
+        None => false,
+    }
+}
+
+/// Mines one block on the best tip and answers with it.
+#[utoipa::path(method(get, post), path = "/mine",
+    responses((status = 200, body = MinedBody), (status = 503, body = ErrorBody)))]
+async fn mine(State(node): State<AppState>) -> Result<Json<MinedBody>, ApiError> {
+    let receiver = node.miner.mine_one();
+    let block = tokio::select! {
+        block = receiver => block.map_err(|_| ApiError::ShuttingDown)?,
+        () = node.shutdown.cancelled() => return Err(ApiError::ShuttingDown),
+    };
+    Ok(Json(MinedBody {
+        message: format!("New block forged at height {}", block.header.index),
+        block,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct BlockNewQuery {
+    /// The announcing peer's host:port, asked first for anything missing.
+    from: Option<String>,
+}
+
+/// A peer announces a block (POST with the block); without a body, the node
+/// catches up with its peers, as the original's GET did.
+#[utoipa::path(method(get, post), path = "/block/new", params(BlockNewQuery),
+    request_body(content = Option<Block>, description = "the new block (optional)"),
+    responses((status = 200, body = MessageBody), (status = 202, body = MessageBody),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn block_new(
+    State(node): State<AppState>,
+    headers: HeaderMap,
+    QueryOf(query): QueryOf<BlockNewQuery>,
+    RawBody(bytes): RawBody,
+) -> Result<(StatusCode, Json<MessageBody>), ApiError> {
+    refuse_peers_if_isolated(&node, &headers)?;
+    let from = query.from.filter(|a| is_host_port(a));
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        match from {
+            Some(address) => {
+                let node = Arc::clone(&node);
+                tokio::spawn(async move { node.sync_with(&address).await });
+            }
+            None => node.sync_with_all().await,
+        }
+        return Ok((StatusCode::ACCEPTED, message("catching up with peers")));
+    }
+    let block: Block = parse_json(&bytes)?;
+    match node.receive_block(block, from).await? {
+        Accepted::Stored(inserted) => Ok((
+            StatusCode::OK,
+            message(&format!("block accepted at height {}", inserted.height)),
+        )),
+        Accepted::Duplicate => Ok((StatusCode::OK, message("block already known"))),
+        Accepted::Orphan { missing } => Ok((
+            StatusCode::ACCEPTED,
+            message(&format!(
+                "parent {missing} unknown: fetching the missing headers"
+            )),
+        )),
+        Accepted::Invalid(reason) => {
+            Err(ApiError::InvalidBlock(format!("block rejected: {reason}")))
+        }
+    }
+}
+
+fn message(text: &str) -> Json<MessageBody> {
+    Json(MessageBody {
+        message: text.to_owned(),
+    })
+}
+
+/// The node's id, address and known peers.
+#[utoipa::path(get, path = "/node/id", responses((status = 200, body = NodeIdBody)))]
+async fn node_id(State(node): State<AppState>) -> Json<NodeIdBody> {
+    Json(NodeIdBody {
+        node: node.id.clone(),
+        address: node.address.clone(),
+        nodes: node.peers.ids(),
+    })
+}
+
+/// Stops the node gracefully: answer, close connections, flush, exit 0.
+#[utoipa::path(method(get, post), path = "/shutdown", responses((status = 200, body = MessageBody)))]
+async fn shutdown(State(node): State<AppState>) -> Json<MessageBody> {
+    node.events.emit(EventKind::ShuttingDown);
+    node.shutdown.cancel();
+    message("Node shutting down")
+}
+
+/// Status at a glance.
+#[utoipa::path(get, path = "/status", responses((status = 200, body = StatusBody)))]
+async fn status(State(node): State<AppState>) -> Json<StatusBody> {
+    Json(node.status())
+}
+
+/// Every chain tip, like Bitcoin Core's `getchaintips`.
+#[utoipa::path(get, path = "/tips", responses((status = 200, body = TipsBody)))]
+async fn tips(State(node): State<AppState>) -> Json<TipsBody> {
+    Json(TipsBody {
+        tips: node.tree().tips(),
+    })
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct HeadersQuery {
+    /// Comma-separated block hashes, newest first (at most 64).
+    locator: Option<String>,
+    /// Most headers to return (at most 2000).
+    limit: Option<usize>,
+}
+
+/// Best-chain headers after the first locator hash this node has.
+#[utoipa::path(get, path = "/headers", params(HeadersQuery),
+    responses((status = 200, body = HeadersBody), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn headers_get(
+    State(node): State<AppState>,
+    headers: HeaderMap,
+    QueryOf(query): QueryOf<HeadersQuery>,
+) -> Result<Json<HeadersBody>, ApiError> {
+    refuse_peers_if_isolated(&node, &headers)?;
+    let locator = query
+        .locator
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(parse_hash)
+        .collect::<Result<Vec<_>, _>>()?;
+    if locator.len() > MAX_LOCATOR {
+        return Err(ApiError::BadRequest(format!(
+            "a locator has at most {MAX_LOCATOR} hashes, this one {}",
+            locator.len()
+        )));
+    }
+    let limit = query.limit.unwrap_or(MAX_HEADERS).min(MAX_HEADERS);
+    Ok(Json(HeadersBody {
+        headers: node.tree().headers_after(&locator, limit),
+    }))
+}
+
+/// One block by hash.
+#[utoipa::path(get, path = "/blocks/{hash}", params(("hash" = String, Path, description = "block hash, 64 hex characters")),
+    responses((status = 200, body = Block), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn block_get(
+    State(node): State<AppState>,
+    headers: HeaderMap,
+    Path(hash): Path<String>,
+) -> Result<Json<Block>, ApiError> {
+    refuse_peers_if_isolated(&node, &headers)?;
+    let hash = parse_hash(&hash)?;
+    let block = node
+        .tree()
+        .block(&hash)
+        .ok_or_else(|| ApiError::NotFound(format!("no block {hash}")))?;
+    Ok(Json(Block::clone(&block)))
+}
+
+/// Starts continuous mining.
+#[utoipa::path(post, path = "/mining/start", responses((status = 200, body = MessageBody)))]
+async fn mining_start(State(node): State<AppState>) -> Json<MessageBody> {
+    if node.miner.set_continuous(true) {
+        node.events.emit(EventKind::MiningStarted {
+            mode: MiningMode::Continuous,
+        });
+        message("mining started")
+    } else {
+        message("already mining")
+    }
+}
+
+/// Stops continuous mining.
+#[utoipa::path(post, path = "/mining/stop", responses((status = 200, body = MessageBody)))]
+async fn mining_stop(State(node): State<AppState>) -> Json<MessageBody> {
+    if node.miner.set_continuous(false) {
+        node.events.emit(EventKind::MiningStopped);
+        message("mining stopped")
+    } else {
+        message("was not mining")
+    }
+}
+
+/// Drops and ignores all peers (a one-click partition).
+#[utoipa::path(post, path = "/network/isolate", responses((status = 200, body = MessageBody)))]
+async fn network_isolate(State(node): State<AppState>) -> Json<MessageBody> {
+    Json(node.set_isolated(true))
+}
+
+/// Restores the peers and catches up with them.
+#[utoipa::path(post, path = "/network/reconnect", responses((status = 200, body = MessageBody)))]
+async fn network_reconnect(State(node): State<AppState>) -> Json<MessageBody> {
+    Json(node.set_isolated(false))
+}
+
+/// Adds a data entry to be mined into the next block, and relays it.
+#[utoipa::path(post, path = "/entries", request_body = EntryRequest,
+    responses((status = 201, body = MessageBody), (status = 200, description = "already pending", body = MessageBody),
+        (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn entries_post(
+    State(node): State<AppState>,
+    headers: HeaderMap,
+    JsonBody(request): JsonBody<EntryRequest>,
+) -> Result<(StatusCode, Json<MessageBody>), ApiError> {
+    refuse_peers_if_isolated(&node, &headers)?;
+    if !node.add_entry(request.data.clone())? {
+        return Ok((StatusCode::OK, message("entry already pending")));
+    }
+    if !node.is_isolated() {
+        for address in node.peers.addresses() {
+            let node = Arc::clone(&node);
+            let request = request.clone();
+            tokio::spawn(async move {
+                let _ = node.peers.relay_entry(&address, &request).await;
+            });
+        }
+    }
+    let pending = node.pending_entries().len();
+    Ok((
+        StatusCode::CREATED,
+        message(&format!("entry added: {pending} pending")),
+    ))
+}
+
+/// Entries waiting to be mined.
+#[utoipa::path(get, path = "/entries/pending", responses((status = 200, body = PendingEntriesBody)))]
+async fn entries_pending(State(node): State<AppState>) -> Json<PendingEntriesBody> {
+    Json(PendingEntriesBody {
+        entries: node.pending_entries(),
+    })
+}
+
+/// WebSocket stream of this node's events, one JSON `Event` per message.
+#[utoipa::path(get, path = "/events",
+    responses((status = 101, description = "WebSocket: one JSON Event per text message", body = Event)))]
+async fn events(State(node): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    upgrade.on_upgrade(move |socket| stream_events(node, socket))
+}
+
+async fn stream_events(node: Arc<Node>, socket: WebSocket) {
+    let mut receiver = node.events.subscribe();
+    let (mut sink, mut incoming) = socket.split();
+    let writer = async {
+        loop {
+            let event = tokio::select! {
+                received = receiver.recv() => received,
+                () = node.shutdown.cancelled() => break,
+            };
+            let event = match event {
+                Ok(event) => event,
+                Err(RecvError::Lagged(count)) => Event {
+                    at: crate::events::now_ms(),
+                    node: Some(node.id.clone()),
+                    kind: EventKind::EventsDropped { count },
+                },
+                Err(RecvError::Closed) => break,
+            };
+            let Ok(text) = serde_json::to_string(&event) else {
+                continue;
+            };
+            if sink.send(Message::Text(text.into())).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.send(Message::Close(None)).await;
+    };
+    // The reader only watches for the client closing the socket.
+    let reader = async { while let Some(Ok(_)) = incoming.next().await {} };
+    tokio::select! {
+        () = writer => {}
+        () = reader => {}
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "powplay node",
+        description = "A proof-of-work node of the powplay network playground. Mutating endpoints need `Authorization: Bearer <token>` when the node was started with a token."
+    ),
+    paths(
+        chain_get,
+        chain_replace,
+        nodes_register,
+        mine,
+        block_new,
+        node_id,
+        shutdown,
+        status,
+        tips,
+        headers_get,
+        block_get,
+        mining_start,
+        mining_stop,
+        network_isolate,
+        network_reconnect,
+        entries_post,
+        entries_pending,
+        events,
+        openapi
+    )
+)]
+pub struct ApiDoc;
+
+/// This API's OpenAPI document.
+#[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "the OpenAPI 3.1 document")))]
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

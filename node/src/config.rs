@@ -1,0 +1,63 @@
+//! The node's command line.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use shared::Preset;
+
+/// A proof-of-work node of the powplay network playground.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "node", version, about, long_about = None)]
+pub struct Config {
+    /// Port to listen on (0 lets the system pick a free one).
+    #[arg(short = 'p', long, default_value_t = 5000)]
+    pub port: u16,
+
+    /// Address to bind. Anything but loopback requires a token.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+
+    /// Where the block store lives [default: ./data/node-<port>].
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+
+    /// A peer's host:port to connect to at start (repeatable).
+    #[arg(long = "peer", value_name = "HOST:PORT")]
+    pub peers: Vec<String>,
+
+    /// Chain parameter preset: default (a block every few seconds) or
+    /// regtest (minimum difficulty, for tests).
+    #[arg(long, default_value = "default")]
+    pub chain: Preset,
+
+    /// Bearer token that mutating endpoints require (and that this node
+    /// sends to peers). Generated and printed when binding a non-loopback
+    /// address without one.
+    #[arg(long, env = "POWPLAY_TOKEN")]
+    pub token: Option<String>,
+
+    /// Mining threads.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+
+    /// Least time between two blocks in continuous mining, in ms
+    /// [default: 0, or 1000 on regtest where a proof takes microseconds].
+    #[arg(long)]
+    pub pace_ms: Option<u64>,
+}
+
+impl Config {
+    pub fn data_dir_for(&self, port: u16) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("./data/node-{port}")))
+    }
+
+    pub fn pace_ms(&self) -> u64 {
+        self.pace_ms.unwrap_or(match self.chain {
+            Preset::Regtest => 1000,
+            Preset::Default => 0,
+        })
+    }
+}

@@ -1,0 +1,507 @@
+//! The node itself: the state every handler, the miner thread and the sync
+//! tasks share, and the operations on it. Locks are std mutexes held only
+//! for short, non-async sections; anything that writes to disk runs off the
+//! async workers (the miner thread, or `spawn_blocking`).
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use shared::api::{MessageBody, StatusBody};
+use shared::block::MAX_ENTRIES;
+use shared::events::EventKind;
+use shared::{Block, BlockHash, ChainParams, MAX_DATA_BYTES, block_template};
+use tokio::runtime::Handle;
+use tokio_util::sync::CancellationToken;
+
+use crate::chain::{BlockTree, Inserted, Offer, Verdict};
+use crate::error::ApiError;
+use crate::events::{EventBus, now_ms};
+use crate::miner::Miner;
+use crate::peers::Peers;
+use crate::store::Store;
+
+/// Above this many new blocks, a replaced chain reports only its tip as
+/// accepted, so one `/chain/replace` does not flood every subscriber.
+const ACCEPT_EVENTS_PER_REPLACE: usize = 100;
+
+/// Where a block came from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Mined { attempts: u64, elapsed_ms: u64 },
+    Peer(Option<String>),
+}
+
+/// What became of an offered block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accepted {
+    Stored(Inserted),
+    Duplicate,
+    Orphan { missing: BlockHash },
+    Invalid(shared::Rejection),
+}
+
+pub struct Node {
+    pub id: String,
+    pub address: String,
+    pub params: ChainParams,
+    pub token: Option<String>,
+    pub events: EventBus,
+    pub peers: Peers,
+    pub miner: Miner,
+    pub shutdown: CancellationToken,
+    tree: Mutex<BlockTree>,
+    store: Store,
+    pending: Mutex<Vec<String>>,
+    isolated: AtomicBool,
+    syncing: Mutex<HashSet<String>>,
+    runtime: Handle,
+}
+
+impl Node {
+    pub fn new(
+        id: String,
+        address: String,
+        params: ChainParams,
+        token: Option<String>,
+        store: Store,
+        tree: BlockTree,
+    ) -> Self {
+        Self {
+            events: EventBus::new(id.clone()),
+            peers: Peers::new(address.clone(), token.clone()),
+            id,
+            address,
+            params,
+            token,
+            miner: Miner::default(),
+            shutdown: CancellationToken::new(),
+            tree: Mutex::new(tree),
+            store,
+            pending: Mutex::new(Vec::new()),
+            isolated: AtomicBool::new(false),
+            syncing: Mutex::new(HashSet::new()),
+            runtime: Handle::current(),
+        }
+    }
+
+    pub fn tree(&self) -> MutexGuard<'_, BlockTree> {
+        self.tree.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn pending(&self) -> MutexGuard<'_, Vec<String>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn is_isolated(&self) -> bool {
+        self.isolated.load(Ordering::Relaxed)
+    }
+
+    /// The block the miner works on: the best tip, this node as the miner,
+    /// and as many pending entries as fit.
+    pub fn block_template(&self) -> Block {
+        let (ancestors, tip) = self.tree().tip_context();
+        let data: Vec<String> = self
+            .pending()
+            .iter()
+            .take(MAX_ENTRIES - 1)
+            .cloned()
+            .collect();
+        block_template(&self.params, &ancestors, tip, &self.id, data, now_ms())
+    }
+
+    /// Validates, stores and inserts `block` and then any orphans it frees.
+    /// Blocking (disk writes): call from the miner thread or `spawn_blocking`.
+    pub fn accept_block(&self, block: Block, source: Source) -> Result<Accepted, ApiError> {
+        let mut queue = vec![block];
+        let mut first = None;
+        let mut tree = self.tree();
+        while let Some(block) = queue.pop() {
+            let outcome = match tree.validate_block(&block, now_ms()) {
+                Ok(validated) => {
+                    self.store
+                        .put_blocks([&block])
+                        .map_err(|e| ApiError::Storage(e.to_string()))?;
+                    let entries: Vec<String> = data_entries(&block);
+                    let inserted = tree.insert_block(block, validated);
+                    queue.extend(tree.take_orphans(&inserted.hash));
+                    self.after_insert(&inserted, &source, entries);
+                    Accepted::Stored(inserted)
+                }
+                Err(Verdict::Offer(Offer::Duplicate)) => Accepted::Duplicate,
+                Err(Verdict::Offer(Offer::Orphan { missing })) => Accepted::Orphan { missing },
+                Err(Verdict::Invalid(reason)) => {
+                    let from = match &source {
+                        Source::Peer(from) => from.clone(),
+                        Source::Mined { .. } => None,
+                    };
+                    self.events.emit(EventKind::BlockRejected {
+                        hash: block.header.block_hash(),
+                        height: block.header.index,
+                        summary: reason.summary().to_owned(),
+                        reason: reason.clone(),
+                        from,
+                    });
+                    Accepted::Invalid(reason)
+                }
+            };
+            first.get_or_insert(outcome);
+        }
+        drop(tree);
+        Ok(first.unwrap_or(Accepted::Duplicate))
+    }
+
+    /// Events, the miner and the entry pool after a block joined the tree.
+    fn after_insert(&self, inserted: &Inserted, source: &Source, entries: Vec<String>) {
+        match source {
+            Source::Mined {
+                attempts,
+                elapsed_ms,
+            } => self.events.emit(EventKind::BlockMined {
+                height: inserted.height,
+                hash: inserted.hash,
+                attempts: *attempts,
+                elapsed_ms: *elapsed_ms,
+                entries: entries.len(),
+            }),
+            Source::Peer(from) => self.events.emit(EventKind::BlockAccepted {
+                height: inserted.height,
+                hash: inserted.hash,
+                previous_hash: inserted.previous_hash,
+                from: from.clone(),
+                active: inserted.active,
+            }),
+        }
+        if let Some(reorg) = &inserted.reorg {
+            self.events.emit(EventKind::ChainReorganized {
+                old_tip: reorg.old_tip,
+                new_tip: reorg.new_tip,
+                depth: reorg.depth,
+                fork_height: reorg.fork_height,
+                new_height: reorg.new_height,
+            });
+        }
+        if inserted.active {
+            self.miner.tip_changed();
+            if !entries.is_empty() {
+                let mined: HashSet<&String> = entries.iter().collect();
+                self.pending().retain(|e| !mined.contains(e));
+            }
+        }
+    }
+
+    /// Hands a block the miner found to the tree and announces it.
+    pub fn accept_mined(self: &Arc<Self>, block: Block, attempts: u64, elapsed_ms: u64) {
+        let source = Source::Mined {
+            attempts,
+            elapsed_ms,
+        };
+        match self.accept_block(block.clone(), source) {
+            Ok(Accepted::Stored(_)) => {
+                let node = Arc::clone(self);
+                self.runtime
+                    .spawn(async move { node.announce(&block).await });
+            }
+            Ok(other) => tracing::warn!(?other, "mined block not stored"),
+            Err(error) => tracing::error!(%error, "mined block not stored"),
+        }
+    }
+
+    /// Accepts a block from the network off the async workers, then asks
+    /// the sender (or every peer) for what is missing if it is an orphan.
+    pub async fn receive_block(
+        self: &Arc<Self>,
+        block: Block,
+        from: Option<String>,
+    ) -> Result<Accepted, ApiError> {
+        let node = Arc::clone(self);
+        let source = Source::Peer(from.clone());
+        let outcome = tokio::task::spawn_blocking(move || node.accept_block(block, source))
+            .await
+            .map_err(|_| ApiError::ShuttingDown)??;
+        if let Accepted::Orphan { .. } = outcome {
+            let targets = match from {
+                Some(address) => vec![address],
+                None => self.peers.addresses(),
+            };
+            for address in targets {
+                let node = Arc::clone(self);
+                tokio::spawn(async move { node.sync_with(&address).await });
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Pushes a block to every peer, each on its own task.
+    pub async fn announce(self: &Arc<Self>, block: &Block) {
+        if self.is_isolated() {
+            return;
+        }
+        let block = Arc::new(block.clone());
+        for address in self.peers.addresses() {
+            let node = Arc::clone(self);
+            let block = Arc::clone(&block);
+            tokio::spawn(async move {
+                if let Err((error, newly)) = node.peers.push_block(&address, &block).await {
+                    node.peer_failed(&address, &error.to_string(), newly);
+                }
+            });
+        }
+    }
+
+    fn peer_failed(&self, address: &str, error: &str, newly_unreachable: bool) {
+        tracing::debug!(peer = address, error, "peer request failed");
+        if newly_unreachable {
+            tracing::warn!(peer = address, error, "peer unreachable");
+            self.events.emit(EventKind::PeerUnreachable {
+                address: address.to_owned(),
+                error: error.to_owned(),
+            });
+        }
+    }
+
+    /// Header-first catch-up from one peer: ask for the headers after our
+    /// locator, check and record them, then fetch the missing blocks by
+    /// hash; repeat while the peer has more. One sync per peer at a time.
+    pub async fn sync_with(self: &Arc<Self>, address: &str) {
+        if self.is_isolated() {
+            return;
+        }
+        {
+            let mut syncing = self.syncing.lock().unwrap_or_else(|p| p.into_inner());
+            if !syncing.insert(address.to_owned()) {
+                return;
+            }
+        }
+        // Bounded: 200 rounds of 2000 headers is far more than tests grow.
+        for _ in 0..200 {
+            if self.shutdown.is_cancelled() || self.is_isolated() {
+                break;
+            }
+            let locator = self.tree().locator();
+            let headers = match self.peers.headers(address, &locator).await {
+                Ok(body) => body.headers,
+                Err((error, newly)) => {
+                    self.peer_failed(address, &error.to_string(), newly);
+                    break;
+                }
+            };
+            let full_round = headers.len() >= crate::chain::MAX_HEADERS;
+            if headers.is_empty() {
+                break;
+            }
+            let missing = match self.tree().insert_headers(&headers, now_ms()) {
+                Ok(missing) => missing,
+                Err((hash, reason)) => {
+                    tracing::warn!(peer = address, %hash, %reason, "peer sent an invalid header");
+                    self.events.emit(EventKind::BlockRejected {
+                        hash,
+                        height: headers
+                            .iter()
+                            .find(|h| h.block_hash() == hash)
+                            .map_or(0, |h| h.index),
+                        summary: reason.summary().to_owned(),
+                        reason,
+                        from: Some(address.to_owned()),
+                    });
+                    break;
+                }
+            };
+            for hash in missing {
+                let block = match self.peers.block(address, hash).await {
+                    Ok(block) => block,
+                    Err((error, newly)) => {
+                        self.peer_failed(address, &error.to_string(), newly);
+                        break;
+                    }
+                };
+                let node = Arc::clone(self);
+                let from = Some(address.to_owned());
+                let accepted = tokio::task::spawn_blocking(move || {
+                    node.accept_block(block, Source::Peer(from))
+                })
+                .await;
+                if !matches!(accepted, Ok(Ok(Accepted::Stored(_) | Accepted::Duplicate))) {
+                    break;
+                }
+            }
+            if !full_round {
+                break;
+            }
+        }
+        self.syncing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(address);
+    }
+
+    /// Syncs with every peer (at start, on reconnect, and now and then).
+    pub async fn sync_with_all(self: &Arc<Self>) {
+        for address in self.peers.addresses() {
+            let node = Arc::clone(self);
+            tokio::spawn(async move { node.sync_with(&address).await });
+        }
+    }
+
+    /// Adopts a whole posted chain if it is valid and has more work.
+    /// Blocking: validation and disk writes.
+    pub fn replace_chain(&self, chain: Vec<Block>) -> Result<Option<Inserted>, ApiError> {
+        let summary = shared::validate_chain(&self.params, &chain, now_ms())
+            .map_err(ApiError::InvalidChain)?;
+        let mut tree = self.tree();
+        if summary.work <= tree.best_work() {
+            return Ok(None);
+        }
+        let new: Vec<&Block> = chain.iter().filter(|b| !tree.has_block(&b.hash)).collect();
+        self.store
+            .put_blocks(new.iter().copied())
+            .map_err(|e| ApiError::Storage(e.to_string()))?;
+        let quiet = new.len() > ACCEPT_EVENTS_PER_REPLACE;
+        let mut last = None;
+        let mut reorg = None;
+        for block in chain {
+            if tree.has_block(&block.hash) {
+                continue;
+            }
+            let Ok(validated) = tree.validate_block(&block, now_ms()) else {
+                continue;
+            };
+            let entries = data_entries(&block);
+            let inserted = tree.insert_block(block, validated);
+            if inserted.reorg.is_some() {
+                reorg = inserted.reorg.clone();
+            }
+            if !quiet {
+                self.after_insert(
+                    &Inserted {
+                        reorg: None,
+                        ..inserted.clone()
+                    },
+                    &Source::Peer(None),
+                    entries,
+                );
+            }
+            last = Some(inserted);
+        }
+        if let Some(mut tip) = last.clone() {
+            // One summary event for the tip when the chain was long, and the
+            // reorganisation (if any) once for the whole replace.
+            tip.reorg = reorg;
+            if quiet {
+                self.after_insert(&tip, &Source::Peer(None), Vec::new());
+            } else if let Some(reorg) = &tip.reorg {
+                self.events.emit(EventKind::ChainReorganized {
+                    old_tip: reorg.old_tip,
+                    new_tip: reorg.new_tip,
+                    depth: reorg.depth,
+                    fork_height: reorg.fork_height,
+                    new_height: reorg.new_height,
+                });
+            }
+            self.miner.tip_changed();
+            return Ok(Some(tip));
+        }
+        Ok(last)
+    }
+
+    /// Adds a data entry to the pool; false if it was already there.
+    pub fn add_entry(&self, data: String) -> Result<bool, ApiError> {
+        if data.len() > MAX_DATA_BYTES {
+            return Err(ApiError::BadRequest(format!(
+                "an entry holds at most {MAX_DATA_BYTES} bytes of UTF-8, this one {}",
+                data.len()
+            )));
+        }
+        let mut pending = self.pending();
+        if pending.contains(&data) {
+            return Ok(false);
+        }
+        pending.push(data.clone());
+        let count = pending.len();
+        drop(pending);
+        self.events.emit(EventKind::EntryAdded {
+            data,
+            pending: count,
+        });
+        Ok(true)
+    }
+
+    pub fn pending_entries(&self) -> Vec<String> {
+        self.pending().clone()
+    }
+
+    pub fn set_isolated(self: &Arc<Self>, isolated: bool) -> MessageBody {
+        let was = self.isolated.swap(isolated, Ordering::Relaxed);
+        if was == isolated {
+            let state = if isolated {
+                "already isolated"
+            } else {
+                "not isolated"
+            };
+            return MessageBody {
+                message: format!("node is {state}"),
+            };
+        }
+        if isolated {
+            self.events.emit(EventKind::Isolated);
+            MessageBody {
+                message: "node isolated: it ignores its peers until /network/reconnect".into(),
+            }
+        } else {
+            self.events.emit(EventKind::Reconnected);
+            let node = Arc::clone(self);
+            tokio::spawn(async move {
+                // Tell peers about our branch and catch up with theirs.
+                let tip = node.tree().block(&node.tree().best_hash());
+                if let Some(tip) = tip {
+                    node.announce(&tip).await;
+                }
+                node.sync_with_all().await;
+            });
+            MessageBody {
+                message: "node reconnected to its peers".into(),
+            }
+        }
+    }
+
+    pub fn status(&self) -> StatusBody {
+        let tree = self.tree();
+        StatusBody {
+            id: self.id.clone(),
+            address: self.address.clone(),
+            chain: self.params.name.clone(),
+            height: tree.height(),
+            best_hash: tree.best_hash(),
+            chain_work: tree.best_work(),
+            mining: self.miner.is_continuous() || self.miner.is_busy(),
+            hash_rate: self.miner.hash_rate(),
+            pending_entries: self.pending().len(),
+            isolated: self.is_isolated(),
+            peers: self.peers.infos(),
+        }
+    }
+
+    /// Persists the peer table.
+    pub fn save_peers(&self) {
+        let peers = self.peers.snapshot();
+        match serde_json::to_string(&peers) {
+            Ok(json) => {
+                if let Err(error) = self.store.set_meta(crate::PEERS_KEY, &json) {
+                    tracing::error!(%error, "could not save peers");
+                }
+            }
+            Err(error) => tracing::error!(%error, "could not encode peers"),
+        }
+    }
+}
+
+fn data_entries(block: &Block) -> Vec<String> {
+    block
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            shared::Entry::Data { data } => Some(data.clone()),
+            shared::Entry::Coinbase { .. } => None,
+        })
+        .collect()
+}
