@@ -452,7 +452,10 @@ impl Node {
             let node = Arc::clone(self);
             tokio::spawn(async move {
                 // Tell peers about our branch and catch up with theirs.
-                let tip = node.tree().block(&node.tree().best_hash());
+                let tip = {
+                    let tree = node.tree();
+                    tree.block(&tree.best_hash())
+                };
                 if let Some(tip) = tip {
                     node.announce(&tip).await;
                 }

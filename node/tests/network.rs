@@ -1,0 +1,178 @@
+//! Nodes that find each other, mine, gossip and converge — and a partition
+//! that heals with a reorganisation.
+
+mod common;
+
+use common::{Events, TestNode, connect_all, converged};
+use shared::events::EventKind;
+
+#[tokio::test]
+async fn two_nodes_converge_after_mining_on_both() {
+    let nodes = [TestNode::start(), TestNode::start()];
+    connect_all(&nodes).await;
+    for _ in 0..3 {
+        nodes[0].mine().await;
+    }
+    assert!(
+        converged(&nodes, 3).await,
+        "the second node did not follow the first"
+    );
+    for _ in 0..2 {
+        nodes[1].mine().await;
+    }
+    assert!(
+        converged(&nodes, 5).await,
+        "the first node did not follow the second"
+    );
+    let id = nodes[1].id().await;
+    let peers = nodes[0].status().await.peers;
+    assert_eq!(peers.len(), 1);
+    assert_eq!(peers[0].id, id);
+}
+
+#[tokio::test]
+async fn six_nodes_converge() {
+    let nodes: Vec<TestNode> = (0..6).map(|_| TestNode::start()).collect();
+    connect_all(&nodes).await;
+    for (i, node) in nodes.iter().enumerate() {
+        node.mine().await;
+        if i % 2 == 0 {
+            node.mine().await;
+        }
+    }
+    assert!(
+        converged(&nodes, 9).await,
+        "six nodes did not agree on one tip"
+    );
+}
+
+#[tokio::test]
+async fn a_healed_partition_reorganizes_the_lighter_side() {
+    let nodes = [TestNode::start(), TestNode::start()];
+    connect_all(&nodes).await;
+    nodes[0].mine().await;
+    assert!(converged(&nodes, 1).await);
+
+    let mut lighter_events = Events::subscribe(&nodes[1]).await;
+    for node in &nodes {
+        assert!(node.post("/network/isolate").await.status().is_success());
+    }
+    for _ in 0..3 {
+        nodes[0].mine().await;
+    }
+    nodes[1].mine().await;
+    let (heavy, light) = (nodes[0].status().await, nodes[1].status().await);
+    assert_eq!((heavy.height, light.height), (4, 2));
+    assert_ne!(heavy.best_hash, light.best_hash);
+
+    for node in &nodes {
+        assert!(node.post("/network/reconnect").await.status().is_success());
+    }
+    assert!(converged(&nodes, 4).await, "the partition did not heal");
+    let reorg = lighter_events
+        .until(|e| matches!(e.kind, EventKind::ChainReorganized { .. }))
+        .await
+        .expect("a chain_reorganized event on the lighter node");
+    let EventKind::ChainReorganized {
+        old_tip,
+        new_tip,
+        depth,
+        fork_height,
+        ..
+    } = reorg.kind
+    else {
+        unreachable!()
+    };
+    assert_eq!(old_tip, light.best_hash);
+    assert_eq!((depth, fork_height), (1, 1));
+    // Blocks connect one by one, so the switch happens as soon as the heavier
+    // branch's block at height 3 arrives: the new tip is on that branch.
+    let heavy_chain: shared::api::ChainBody = nodes[0].get("/chain").await;
+    assert!(heavy_chain.chain.iter().any(|b| b.hash == new_tip));
+    assert_eq!(
+        heavy_chain.chain.last().map(|b| b.hash),
+        Some(heavy.best_hash)
+    );
+    // Both branches are remembered: the lighter one as a valid fork.
+    let tips: shared::api::TipsBody = nodes[1].get("/tips").await;
+    let statuses: Vec<_> = tips
+        .tips
+        .iter()
+        .map(|t| (t.height, t.status, t.branch_length))
+        .collect();
+    assert!(
+        statuses.contains(&(4, shared::api::TipStatus::Active, 0)),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.contains(&(2, shared::api::TipStatus::ValidFork, 1)),
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_subscriber_sees_block_mined_then_the_peers_block_accepted() {
+    let nodes = [TestNode::start(), TestNode::start()];
+    connect_all(&nodes).await;
+    let mut miner_events = Events::subscribe(&nodes[0]).await;
+    let mut peer_events = Events::subscribe(&nodes[1]).await;
+    let height = nodes[0].mine().await;
+
+    let mined = miner_events
+        .until(|e| matches!(e.kind, EventKind::BlockMined { .. }))
+        .await
+        .expect("block_mined");
+    let accepted = peer_events
+        .until(|e| matches!(e.kind, EventKind::BlockAccepted { .. }))
+        .await
+        .expect("block_accepted on the peer");
+    let (
+        EventKind::BlockMined {
+            hash: mined_hash,
+            height: mined_height,
+            ..
+        },
+        EventKind::BlockAccepted {
+            hash, from, active, ..
+        },
+    ) = (&mined.kind, &accepted.kind)
+    else {
+        unreachable!()
+    };
+    assert_eq!((*mined_height, mined_hash), (height, hash));
+    assert!(*active);
+    assert_eq!(from.as_deref(), Some(nodes[0].address.as_str()));
+    assert_eq!(mined.node.as_deref(), Some(nodes[0].id().await.as_str()));
+    assert!(accepted.at >= mined.at);
+}
+
+#[tokio::test]
+async fn entries_are_relayed_and_mined_into_the_next_block() {
+    let nodes = [TestNode::start(), TestNode::start()];
+    connect_all(&nodes).await;
+    let response = nodes[0]
+        .post_json(
+            "/entries",
+            &shared::api::EntryRequest {
+                data: "hello, chain".into(),
+            },
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let relayed = common::eventually(50, || async {
+        let pending: shared::api::PendingEntriesBody = nodes[1].get("/entries/pending").await;
+        pending.entries == ["hello, chain"]
+    })
+    .await;
+    assert!(relayed, "the entry did not reach the peer");
+
+    let mined: shared::api::MinedBody = nodes[1].get("/mine").await;
+    assert_eq!(mined.block.entries[1], shared::Entry::data("hello, chain"));
+    assert!(converged(&nodes, 1).await);
+    let emptied = common::eventually(50, || async {
+        let pending: shared::api::PendingEntriesBody = nodes[0].get("/entries/pending").await;
+        pending.entries.is_empty()
+    })
+    .await;
+    assert!(emptied, "the mined entry stayed pending on the other node");
+}
