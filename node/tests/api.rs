@@ -1,0 +1,317 @@
+//! The HTTP API against a real node process: the seed's endpoints, chain
+//! replacement, and every kind of bad input an endpoint can get.
+
+mod common;
+
+use common::{Events, TestNode};
+use serde_json::json;
+use shared::api::{ChainBody, ErrorBody, InvalidChainBody, ReplaceChainResponse};
+use shared::events::EventKind;
+use shared::{Block, Entry, Preset, Rejection, extend_chain};
+
+/// A valid regtest chain of `blocks` blocks after genesis.
+fn local_chain(blocks: usize) -> Vec<Block> {
+    let params = Preset::Regtest.params();
+    let mut chain = Vec::new();
+    let mut now = params.genesis.header.timestamp;
+    extend_chain(&params, &mut chain, blocks, "test-client", || {
+        now += 1_000;
+        now
+    });
+    chain
+}
+
+async fn error_of(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body: ErrorBody = response.json().await.expect("an ErrorBody");
+    (status, body.error)
+}
+
+#[tokio::test]
+async fn chain_replace_adopts_only_valid_chains_with_more_work() {
+    let node = TestNode::start();
+    node.mine().await;
+    node.mine().await;
+    let before: ChainBody = node.get("/chain").await;
+
+    // Tampered: block 4's content changed after it was mined.
+    let mut tampered = local_chain(8);
+    tampered[4].entries.push(Entry::data("forged"));
+    let response = node
+        .post_json("/chain/replace", &json!({ "chain": tampered }))
+        .await;
+    assert_eq!(response.status(), 422);
+    let body: InvalidChainBody = response.json().await.unwrap();
+    assert_eq!(body.index, 4);
+    assert!(
+        matches!(body.reason, Rejection::WrongMerkleRoot { .. }),
+        "{:?}",
+        body.reason
+    );
+    let unchanged: ChainBody = node.get("/chain").await;
+    assert_eq!(
+        unchanged, before,
+        "an invalid chain changed the node's state"
+    );
+
+    // Longer and valid: adopted.
+    let longer = local_chain(5);
+    let response = node
+        .post_json("/chain/replace", &json!({ "chain": longer }))
+        .await;
+    assert_eq!(response.status(), 201);
+    let body: ReplaceChainResponse = response.json().await.unwrap();
+    assert_eq!((body.length, body.tip), (6, longer[5].hash));
+    let now: ChainBody = node.get("/chain").await;
+    assert_eq!(now.chain, longer);
+    assert_eq!(now.length, 6);
+
+    // Shorter (the bare-array form of the body): valid but less work.
+    let shorter = local_chain(3);
+    let response = node.post_json("/chain/replace", &shorter).await;
+    let (status, error) = error_of(response).await;
+    assert_eq!(status, 409, "{error}");
+    let after: ChainBody = node.get("/chain").await;
+    assert_eq!(after.chain, longer);
+}
+
+#[tokio::test]
+async fn chain_pages_by_height() {
+    let node = TestNode::start();
+    for _ in 0..5 {
+        node.mine().await;
+    }
+    let page: ChainBody = node.get("/chain?from=2&limit=2").await;
+    assert_eq!(page.length, 6);
+    let heights: Vec<u64> = page.chain.iter().map(|b| b.header.index).collect();
+    assert_eq!(heights, [2, 3]);
+}
+
+#[tokio::test]
+async fn register_accepts_both_forms_and_refuses_missing_nodes() {
+    let node = TestNode::start();
+    let plain = json!({ "nodes": ["a1"], "addresses": ["127.0.0.1:1"] });
+    let response = node.post_json("/nodes/register", &plain).await;
+    assert_eq!(response.status(), 201);
+    // The original double-encoded the body as a JSON string.
+    let double = json!(json!({ "nodes": ["b2"], "addresses": ["127.0.0.1:2"] }).to_string());
+    let response = node.post_json("/nodes/register", &double).await;
+    assert_eq!(response.status(), 201);
+    let body: shared::api::RegisterResponse = response.json().await.unwrap();
+    assert_eq!(body.total_nodes, 2);
+    let ids: shared::api::NodeIdBody = node.get("/node/id").await;
+    assert_eq!(ids.nodes.get("a1").map(String::as_str), Some("127.0.0.1:1"));
+    assert_eq!(ids.nodes.get("b2").map(String::as_str), Some("127.0.0.1:2"));
+
+    let (status, _) = error_of(
+        node.post_json("/nodes/register", &json!({ "addresses": [] }))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 400);
+    let mismatched = json!({ "nodes": ["x", "y"], "addresses": ["127.0.0.1:3"] });
+    assert_eq!(
+        error_of(node.post_json("/nodes/register", &mismatched).await)
+            .await
+            .0,
+        422
+    );
+    let bad_address = json!({ "nodes": ["x"], "addresses": ["not an address"] });
+    assert_eq!(
+        error_of(node.post_json("/nodes/register", &bad_address).await)
+            .await
+            .0,
+        422
+    );
+}
+
+#[tokio::test]
+async fn malformed_and_mistyped_bodies_are_4xx_json() {
+    let node = TestNode::start();
+    let client = common::client();
+    for path in [
+        "/chain/replace",
+        "/nodes/register",
+        "/entries",
+        "/block/new",
+    ] {
+        let response = client
+            .post(node.url(path))
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(error_of(response).await.0, 400, "{path}");
+    }
+    let wrong_types = [
+        ("/chain/replace", json!({ "chain": 5 })),
+        ("/nodes/register", json!({ "nodes": "abc" })),
+        ("/entries", json!({ "data": 42 })),
+        ("/block/new", json!({ "hash": "zz" })),
+    ];
+    for (path, body) in wrong_types {
+        assert_eq!(
+            error_of(node.post_json(path, &body).await).await.0,
+            422,
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn oversized_bodies_get_413() {
+    let node = TestNode::start();
+    let huge = json!({ "data": "x".repeat(200 * 1024) });
+    let (status, _) = error_of(node.post_json("/entries", &huge).await).await;
+    assert_eq!(status, 413);
+    // Within the body limit but over the entry limit: refused as bad input.
+    let long = json!({ "data": "x".repeat(shared::MAX_DATA_BYTES + 1) });
+    assert_eq!(
+        error_of(node.post_json("/entries", &long).await).await.0,
+        400
+    );
+}
+
+#[tokio::test]
+async fn unknown_hashes_bad_hashes_and_bad_locators() {
+    let node = TestNode::start();
+    let client = common::client();
+    let unknown = "ab".repeat(32);
+    let response = client
+        .get(node.url(&format!("/blocks/{unknown}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(response).await.0, 404);
+    let response = client.get(node.url("/blocks/xyz")).send().await.unwrap();
+    assert_eq!(error_of(response).await.0, 400);
+    let response = client
+        .get(node.url("/headers?locator=nothex"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(response).await.0, 400);
+    let too_long = vec![unknown.clone(); 65].join(",");
+    let response = client
+        .get(node.url(&format!("/headers?locator={too_long}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(response).await.0, 400);
+    let response = client
+        .get(node.url("/chain?from=abc"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(response).await.0, 400);
+    let response = client.get(node.url("/no/such/path")).send().await.unwrap();
+    assert_eq!(error_of(response).await.0, 404);
+    let response = client.delete(node.url("/chain")).send().await.unwrap();
+    assert_eq!(error_of(response).await.0, 405);
+}
+
+#[tokio::test]
+async fn headers_after_a_locator_and_blocks_by_hash() {
+    let node = TestNode::start();
+    for _ in 0..4 {
+        node.mine().await;
+    }
+    let chain: ChainBody = node.get("/chain").await;
+    let locator = format!("{},{}", "cd".repeat(32), chain.chain[2].hash);
+    let headers: shared::api::HeadersBody = node.get(&format!("/headers?locator={locator}")).await;
+    let heights: Vec<u64> = headers.headers.iter().map(|h| h.index).collect();
+    assert_eq!(heights, [3, 4]);
+    let block: Block = node.get(&format!("/blocks/{}", chain.chain[3].hash)).await;
+    assert_eq!(block, chain.chain[3]);
+}
+
+#[tokio::test]
+async fn an_invalid_pushed_block_is_refused_with_its_reason() {
+    let node = TestNode::start();
+    let mut events = Events::subscribe(&node).await;
+    let mut chain = local_chain(1);
+    let mut block = chain.pop().unwrap();
+    block.header.timestamp = u64::MAX / 2;
+    let block = shared::solve(Block::assemble(block.header, block.entries)).unwrap();
+    let (status, error) = error_of(node.post_json("/block/new", &block).await).await;
+    assert_eq!(status, 422);
+    assert!(error.contains("timestamp too far in the future"), "{error}");
+    let rejected = events
+        .until(|e| matches!(e.kind, EventKind::BlockRejected { .. }))
+        .await
+        .expect("block_rejected");
+    let EventKind::BlockRejected { summary, hash, .. } = rejected.kind else {
+        unreachable!()
+    };
+    assert_eq!(summary, "timestamp too far in the future");
+    assert_eq!(hash, block.hash);
+    assert_eq!(node.status().await.height, 0);
+}
+
+#[tokio::test]
+async fn a_token_guards_mutating_endpoints_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = TestNode::start_in(dir.path(), &["--token", "s3cret"]);
+    let client = common::client();
+    let response = client.post(node.url("/mining/stop")).send().await.unwrap();
+    assert_eq!(error_of(response).await.0, 401);
+    let response = client
+        .post(node.url("/mining/stop"))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let response = client
+        .post(node.url("/mining/stop"))
+        .bearer_auth("s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let _: ChainBody = node.get("/chain").await;
+}
+
+#[tokio::test]
+async fn openapi_documents_every_endpoint() {
+    let node = TestNode::start();
+    let doc: serde_json::Value = node.get("/openapi.json").await;
+    let paths = doc["paths"].as_object().expect("paths");
+    for path in [
+        "/chain",
+        "/chain/replace",
+        "/nodes/register",
+        "/mine",
+        "/block/new",
+        "/node/id",
+        "/shutdown",
+        "/status",
+        "/tips",
+        "/headers",
+        "/blocks/{hash}",
+        "/mining/start",
+        "/mining/stop",
+        "/network/isolate",
+        "/network/reconnect",
+        "/entries",
+        "/entries/pending",
+        "/events",
+        "/openapi.json",
+    ] {
+        assert!(
+            paths.contains_key(path),
+            "{path} missing from /openapi.json"
+        );
+    }
+    let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+    for schema in [
+        "Block",
+        "Header",
+        "ChainBody",
+        "StatusBody",
+        "ErrorBody",
+        "Rejection",
+    ] {
+        assert!(schemas.contains_key(schema), "schema {schema} missing");
+    }
+}
