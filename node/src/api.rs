@@ -375,6 +375,9 @@ async fn block_new(
         }
         return Ok((StatusCode::ACCEPTED, message("catching up with peers")));
     }
+    node.peers
+        .bytes_received
+        .fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
     let block: Block = parse_json(&bytes)?;
     match node.receive_block(block, from).await? {
         Accepted::Stored(inserted) => Ok((

@@ -480,6 +480,7 @@ impl Node {
             hash_rate: self.miner.hash_rate(),
             pending_entries: self.pending().len(),
             isolated: self.is_isolated(),
+            block_bytes_received: self.peers.bytes_received.load(Ordering::Relaxed),
             peers: self.peers.infos(),
         }
     }

@@ -193,6 +193,9 @@ pub struct StatusBody {
     pub pending_entries: usize,
     /// Whether the node is cut off from its peers (`/network/isolate`).
     pub isolated: bool,
+    /// Bytes of block data received from peers since start: pushed blocks
+    /// and fetched headers and blocks (bodies, without HTTP framing).
+    pub block_bytes_received: u64,
     pub peers: Vec<PeerInfo>,
 }
 
