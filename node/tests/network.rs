@@ -34,14 +34,28 @@ async fn two_nodes_converge_after_mining_on_both() {
 async fn six_nodes_converge() {
     let nodes: Vec<TestNode> = (0..6).map(|_| TestNode::start()).collect();
     connect_all(&nodes).await;
+    // Back-to-back requests on different nodes: a node may mine on its tip
+    // before a rival block of the same height arrives, so forks happen.
     for (i, node) in nodes.iter().enumerate() {
         node.mine().await;
         if i % 2 == 0 {
             node.mine().await;
         }
     }
+    // Equal-work tips stay split (first seen wins) until a heavier block
+    // arrives, as in Bitcoin: once the heights agree, one more block settles it.
+    let same_height = common::eventually(100, || async {
+        let mut heights = Vec::new();
+        for node in &nodes {
+            heights.push(node.status().await.height);
+        }
+        heights.windows(2).all(|w| w[0] == w[1])
+    })
+    .await;
+    assert!(same_height, "the nodes did not reach the same height");
+    let settled = nodes[0].mine().await;
     assert!(
-        converged(&nodes, 9).await,
+        converged(&nodes, settled).await,
         "six nodes did not agree on one tip"
     );
 }
@@ -175,4 +189,54 @@ async fn entries_are_relayed_and_mined_into_the_next_block() {
     })
     .await;
     assert!(emptied, "the mined entry stayed pending on the other node");
+}
+
+#[tokio::test]
+async fn continuous_mining_starts_and_stops_with_events() {
+    let node = TestNode::start();
+    let mut events = Events::subscribe(&node).await;
+    assert!(node.post("/mining/start").await.status().is_success());
+    let grew = common::eventually(100, || async { node.status().await.height >= 2 }).await;
+    assert!(grew, "continuous mining did not produce blocks");
+    assert!(node.status().await.mining);
+    assert!(node.post("/mining/stop").await.status().is_success());
+    assert!(!node.status().await.mining);
+    let started = events
+        .until(|e| matches!(e.kind, EventKind::MiningStarted { .. }))
+        .await;
+    assert!(started.is_some());
+    let stopped = events
+        .until(|e| matches!(e.kind, EventKind::MiningStopped))
+        .await;
+    assert!(stopped.is_some());
+}
+
+#[tokio::test]
+async fn an_unreachable_peer_neither_fails_mining_nor_sync() {
+    let nodes = [TestNode::start(), TestNode::start()];
+    connect_all(&nodes).await;
+    // A peer that is not there: nothing listens on port 1.
+    let dead = serde_json::json!({ "nodes": ["ghost"], "addresses": ["127.0.0.1:1"] });
+    assert_eq!(
+        nodes[0].post_json("/nodes/register", &dead).await.status(),
+        201
+    );
+    let mut events = Events::subscribe(&nodes[0]).await;
+    for _ in 0..2 {
+        nodes[0].mine().await;
+    }
+    assert!(converged(&nodes, 2).await, "the live peer missed blocks");
+    let unreachable = events
+        .until(|e| matches!(&e.kind, EventKind::PeerUnreachable { address, .. } if address == "127.0.0.1:1"))
+        .await;
+    assert!(
+        unreachable.is_some(),
+        "no peer_unreachable event for the dead peer"
+    );
+    let peers = nodes[0].status().await.peers;
+    let ghost = peers
+        .iter()
+        .find(|p| p.id == "ghost")
+        .expect("ghost peer listed");
+    assert_eq!(ghost.state, shared::api::PeerState::Unreachable);
 }
