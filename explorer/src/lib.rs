@@ -1,1 +1,31 @@
-//! The browser explorer (Leptos, CSR); filled in by the explorer issue.
+//! The browser explorer: a Leptos (client-side rendered) app that shows a
+//! network of nodes through the manager's HTTP API and `/events` stream,
+//! and trusts none of them: the block tree keys blocks by the hash it
+//! computes itself, and **Validate** re-checks a node's whole chain here with
+//! the `shared` crate compiled to WebAssembly.
+//!
+//! - [`api`]: every HTTP call to the manager, with timeouts and typed errors.
+//! - [`live`]: the `/events` WebSocket, reopened by itself when it drops.
+//! - [`state`]: the signals every panel reads, and how one event changes them.
+//! - [`sync`]: following the network: events, polling, fetching missing blocks.
+//! - [`tree`]: the block tree (headers linked by parent, each node's tip).
+//! - [`layout`]: where each block is drawn (height -> column, branch -> lane).
+//! - [`feed`]: events in plain words.
+//! - [`check`]: validating a chain in the browser, and the tamper experiment.
+//! - [`charts`]: block interval and difficulty by height.
+//! - [`format`]: how hashes, rates and counts are written.
+//! - [`ui`]: the components, one panel per module.
+
+pub mod api;
+pub mod charts;
+pub mod check;
+pub mod feed;
+pub mod format;
+pub mod layout;
+pub mod live;
+pub mod state;
+pub mod sync;
+pub mod tree;
+pub mod ui;
+
+pub use ui::{App, Shell};

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 /// The crates that are also linted for and tested on wasm32, their tests
 /// running in headless Chromium. Each one needs a `webdriver.json` next to its
 /// `Cargo.toml` with the Chromium arguments (headless, no sandbox as root).
-const WASM_PACKAGES: &[&str] = &["shared"];
+const WASM_PACKAGES: &[&str] = &["shared", "explorer"];
 
 /// One step: what it is, and the command that runs it.
 struct Step {
@@ -64,7 +64,7 @@ fn steps() -> Vec<Step> {
         .env("CHROMEDRIVER", install::CHROMEDRIVER)
         .env("WASM_BINDGEN_TEST_TIMEOUT", "120");
 
-    vec![
+    let mut steps = vec![
         step(
             "formatting (rustfmt)".into(),
             cargo(&["fmt", "--all", "--", "--check"]),
@@ -85,16 +85,42 @@ fn steps() -> Vec<Step> {
             format!("lints, {} ({wasm_packages})", install::WASM_TARGET),
             wasm_clippy,
         ),
-        step(
-            "native tests (the first run compiles them, takes a few minutes)".into(),
-            cargo(&["test", "--workspace"]),
-        ),
+    ];
+    if Path::new(up::EXPLORER_INDEX).exists() {
+        // The explorer's end-to-end test (a native test) serves explorer/dist
+        // through a real manager, so the bundle is built first. trunk runs
+        // offline (it must use the installed wasm-bindgen, not download one),
+        // so cargo downloads every crate beforehand.
+        steps.push(step(
+            "download the crates the explorer needs (cargo fetch)".into(),
+            cargo(&["fetch"]),
+        ));
+        let mut trunk = cmd::new("trunk");
+        trunk
+            .args(["build", "--release", "--offline"])
+            .current_dir("explorer");
+        steps.push(step(
+            "build the explorer with trunk (release; the first build takes a few minutes)".into(),
+            trunk,
+        ));
+    }
+    steps.extend([
+        Step {
+            title: "native tests, including the explorer's end-to-end test in headless \
+                    Chromium (the first run compiles them, takes a few minutes)"
+                .into(),
+            command: cargo(&["test", "--workspace"]),
+            // The end-to-end test starts chromedriver, Chromium, a manager and
+            // its nodes; whatever a failed run leaves behind is killed.
+            reap_group: true,
+        },
         Step {
             title: format!("wasm tests in headless Chromium ({wasm_packages})"),
             command: wasm_tests,
             reap_group: true,
         },
-    ]
+    ]);
+    steps
 }
 
 /// "42.1s" or "3m07s".

@@ -1,0 +1,252 @@
+//! What the page knows, as signals every panel reads: the nodes, the block
+//! tree, the feed, the connection, the selected block, the outcome of each
+//! button and the validation run. [`Network::apply`] folds one event into
+//! it and says what must be fetched to complete the picture.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use leptos::prelude::*;
+use shared::api::{NodeState, NodeSummary, TipStatus};
+use shared::events::{Event, EventKind};
+use shared::{Block, BlockHash, Preset};
+
+use crate::api::Api;
+use crate::check::CheckReport;
+use crate::feed::{FeedLine, Names, describe};
+use crate::live::Connection;
+use crate::tree::BlockTree;
+
+/// Lines the feed keeps; older ones scroll away.
+pub const FEED_LINES: usize = 200;
+
+/// What a click led to, shown next to the button.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Working(String),
+    Done(String),
+    Failed(String),
+}
+
+/// The validation panel: one node's chain, downloaded and checked here.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Validation {
+    pub node_id: String,
+    /// The node's name as the page shows it ("5001").
+    pub node_name: String,
+    pub phase: Phase,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Phase {
+    Downloading { got: u64, total: u64 },
+    Failed(String),
+    Checked(Checked),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked {
+    pub preset: Preset,
+    /// The chain as the node sent it; tampering works on copies.
+    pub blocks: Arc<Vec<Block>>,
+    pub report: CheckReport,
+}
+
+/// Work an event leaves for [`crate::sync`]: blocks to fetch (from which
+/// node) and whether the node list must be read again.
+#[derive(Debug, Default, PartialEq)]
+pub struct Followup {
+    pub fetch: Vec<(String, BlockHash)>,
+    pub refresh_nodes: bool,
+}
+
+#[derive(Clone, Copy)]
+pub struct Network {
+    pub api: StoredValue<Api>,
+    pub nodes: RwSignal<Vec<NodeSummary>>,
+    pub tree: RwSignal<BlockTree>,
+    /// Newest first.
+    pub feed: RwSignal<Vec<FeedLine>>,
+    pub connection: RwSignal<Connection>,
+    pub selected: RwSignal<Option<BlockHash>>,
+    /// The last outcome of a button in each node's row, by node address.
+    pub row_outcomes: RwSignal<BTreeMap<String, Outcome>>,
+    /// The last outcome of a network-wide button.
+    pub network_outcome: RwSignal<Option<Outcome>>,
+    pub validation: RwSignal<Option<Validation>>,
+    /// Blocks being fetched right now, so each is asked for once.
+    pub(crate) inflight: StoredValue<HashSet<BlockHash>>,
+    feed_seq: StoredValue<u64>,
+}
+
+impl Network {
+    pub fn new(api: Api) -> Self {
+        Self {
+            api: StoredValue::new(api),
+            nodes: RwSignal::new(Vec::new()),
+            tree: RwSignal::new(BlockTree::new()),
+            feed: RwSignal::new(Vec::new()),
+            connection: RwSignal::new(Connection::Connecting),
+            selected: RwSignal::new(None),
+            row_outcomes: RwSignal::new(BTreeMap::new()),
+            network_outcome: RwSignal::new(None),
+            validation: RwSignal::new(None),
+            inflight: StoredValue::new(HashSet::new()),
+            feed_seq: StoredValue::new(0),
+        }
+    }
+
+    pub fn api(&self) -> Api {
+        self.api.get_value()
+    }
+
+    /// "5003" for the node with this id, or the start of the id.
+    pub fn name_of(&self, id: &str) -> String {
+        self.nodes.with_untracked(|nodes| Names(nodes).of(id))
+    }
+
+    pub fn set_row_outcome(&self, address: &str, outcome: Outcome) {
+        self.row_outcomes.update(|map| {
+            map.insert(address.to_owned(), outcome);
+        });
+    }
+
+    /// Takes a fresh node list: the rows, and each running node's tip.
+    pub fn set_nodes(&self, nodes: Vec<NodeSummary>) -> Followup {
+        let mut followup = Followup::default();
+        self.tree.update(|tree| {
+            for node in &nodes {
+                match (node.state, node.best_hash) {
+                    (NodeState::Running, Some(best)) if !node.id.is_empty() => {
+                        tree.set_tip(&node.id, best);
+                        if !tree.contains(&best) {
+                            followup.fetch.push((node.id.clone(), best));
+                        }
+                    }
+                    (NodeState::Stopped, _) => tree.remove_tip(&node.id),
+                    _ => {}
+                }
+            }
+        });
+        self.nodes.set(nodes);
+        followup
+    }
+
+    /// Folds one event into the page.
+    pub fn apply(&self, event: Event) -> Followup {
+        let (text, warning) = self
+            .nodes
+            .with_untracked(|nodes| describe(&event, &Names(nodes)));
+        let seq = self.feed_seq.get_value() + 1;
+        self.feed_seq.set_value(seq);
+        self.feed.update(|feed| {
+            feed.insert(
+                0,
+                FeedLine {
+                    seq,
+                    at: event.at,
+                    text,
+                    warning,
+                },
+            );
+            feed.truncate(FEED_LINES);
+        });
+
+        let node_id = event.node.clone().unwrap_or_default();
+        let mut followup = Followup::default();
+        let new_tip = |height: u64, hash: BlockHash, followup: &mut Followup| {
+            self.update_node(&node_id, |n| {
+                n.height = Some(height);
+                n.best_hash = Some(hash);
+            });
+            if !node_id.is_empty() {
+                self.tree.update(|tree| tree.set_tip(&node_id, hash));
+            }
+            self.want(&node_id, hash, followup);
+        };
+        match event.kind {
+            EventKind::Snapshot { nodes, tips } => {
+                followup = self.set_nodes(nodes);
+                self.tree.update(|tree| {
+                    for (id, tips) in &tips {
+                        for tip in tips.iter().filter(|t| t.status == TipStatus::Active) {
+                            tree.set_tip(id, tip.hash);
+                        }
+                        // Forks a node keeps are drawn too, not only its best chain.
+                        for tip in tips {
+                            if !tree.contains(&tip.hash) && tip.status != TipStatus::HeadersOnly {
+                                followup.fetch.push((id.clone(), tip.hash));
+                            }
+                        }
+                    }
+                });
+            }
+            EventKind::BlockMined { height, hash, .. } => new_tip(height, hash, &mut followup),
+            EventKind::BlockAccepted {
+                height,
+                hash,
+                active,
+                ..
+            } => {
+                if active {
+                    new_tip(height, hash, &mut followup);
+                } else {
+                    self.want(&node_id, hash, &mut followup);
+                }
+            }
+            EventKind::ChainReorganized {
+                new_tip: tip,
+                new_height,
+                ..
+            } => new_tip(new_height, tip, &mut followup),
+            EventKind::MiningStarted { .. } => self.update_node(&node_id, |n| n.mining = true),
+            EventKind::MiningStopped => self.update_node(&node_id, |n| n.mining = false),
+            EventKind::Isolated => self.update_node(&node_id, |n| n.isolated = true),
+            EventKind::Reconnected => self.update_node(&node_id, |n| n.isolated = false),
+            EventKind::NodeStopped { ref address, .. } => {
+                let address = address.clone();
+                self.nodes.update(|nodes| {
+                    for n in nodes.iter_mut().filter(|n| n.address == address) {
+                        n.state = NodeState::Stopped;
+                        n.mining = false;
+                        n.hash_rate = 0.0;
+                    }
+                });
+                let id = self.nodes.with_untracked(|nodes| {
+                    nodes
+                        .iter()
+                        .find(|n| n.address == address)
+                        .map(|n| n.id.clone())
+                });
+                if let Some(id) = id {
+                    self.tree.update(|tree| tree.remove_tip(&id));
+                }
+                followup.refresh_nodes = true;
+            }
+            EventKind::NodeStarted { .. }
+            | EventKind::NodeUnreachable { .. }
+            | EventKind::NetworkReady { .. }
+            | EventKind::EventsDropped { .. } => followup.refresh_nodes = true,
+            _ => {}
+        }
+        followup
+    }
+
+    /// Asks for `hash` from `node_id` unless the tree has it.
+    fn want(&self, node_id: &str, hash: BlockHash, followup: &mut Followup) {
+        if !node_id.is_empty() && !self.tree.with_untracked(|tree| tree.contains(&hash)) {
+            followup.fetch.push((node_id.to_owned(), hash));
+        }
+    }
+
+    fn update_node(&self, id: &str, change: impl FnOnce(&mut NodeSummary)) {
+        if id.is_empty() {
+            return;
+        }
+        self.nodes.update(|nodes| {
+            if let Some(node) = nodes.iter_mut().find(|n| n.id == id) {
+                change(node);
+            }
+        });
+    }
+}

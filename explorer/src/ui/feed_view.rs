@@ -1,0 +1,45 @@
+//! The activity feed: every node's events in plain words, newest first.
+
+use leptos::prelude::*;
+
+use crate::feed::FeedLine;
+use crate::state::Network;
+
+/// "14:03:07" in the reader's time zone.
+fn clock(ms: u64) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+    format!(
+        "{:02}:{:02}:{:02}",
+        date.get_hours(),
+        date.get_minutes(),
+        date.get_seconds()
+    )
+}
+
+#[component]
+pub fn FeedPanel() -> impl IntoView {
+    let net = expect_context::<Network>();
+    view! {
+        <section id="activity" aria-labelledby="activity-title">
+            <h2 id="activity-title">"Activity"</h2>
+            <Show when=move || net.feed.with(Vec::is_empty)>
+                <p class="empty">"Nothing has happened yet."</p>
+            </Show>
+            <ol class="feed" role="log" aria-labelledby="activity-title">
+                <For
+                    each=move || net.feed.get()
+                    key=|line: &FeedLine| line.seq
+                    children=move |line: FeedLine| {
+                        view! {
+                            <li class:warning=line.warning>
+                                <time>{clock(line.at)}</time>
+                                " "
+                                <span>{line.text}</span>
+                            </li>
+                        }
+                    }
+                />
+            </ol>
+        </section>
+    }
+}
