@@ -224,11 +224,18 @@ enum ReplaceBody {
     responses((status = 201, body = ReplaceChainResponse),
         (status = 409, description = "valid, but not more work", body = ErrorBody),
         (status = 422, description = "invalid chain: the first bad block and why", body = InvalidChainBody),
-        (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)))]
+        (status = 400, description = "not JSON, or not a chain", body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn chain_replace(
     State(node): State<AppState>,
-    JsonBody(body): JsonBody<ReplaceBody>,
+    RawBody(bytes): RawBody,
 ) -> Result<Response, ApiError> {
+    // 422 is kept for chains that break a consensus rule; a body that is
+    // not a chain at all is a plain bad request.
+    let body: ReplaceBody = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "the body is not {{\"chain\": [blocks]}} or [blocks]: {e}"
+        ))
+    })?;
     let chain = match body {
         ReplaceBody::Wrapped(request) => request.chain,
         ReplaceBody::Bare(chain) => chain,
@@ -276,16 +283,6 @@ async fn nodes_register(
             status: StatusCode::UNPROCESSABLE_ENTITY,
             message: format!("the JSON does not have the expected shape: {e}"),
         })?;
-    if request.nodes.len() != request.addresses.len() {
-        return Err(ApiError::Rejected {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            message: format!(
-                "{} node ids but {} addresses: they pair up by position",
-                request.nodes.len(),
-                request.addresses.len()
-            ),
-        });
-    }
     if let Some(bad) = request.addresses.iter().find(|a| !is_host_port(a)) {
         return Err(ApiError::Rejected {
             status: StatusCode::UNPROCESSABLE_ENTITY,
@@ -308,10 +305,17 @@ async fn nodes_register(
         let node = Arc::clone(&node);
         tokio::spawn(async move { node.sync_with(&address).await });
     }
+    // Ids and addresses pair up by position; an id without an address
+    // cannot be contacted, so it is skipped and said so.
+    let skipped = request.nodes.len().saturating_sub(request.addresses.len());
+    let message = match skipped {
+        0 => "New nodes have been added".to_owned(),
+        n => format!("New nodes have been added; {n} id(s) without an address were skipped"),
+    };
     Ok((
         StatusCode::CREATED,
         Json(RegisterResponse {
-            message: "New nodes have been added".into(),
+            message,
             total_nodes: node.peers.len(),
         }),
     ))
@@ -365,7 +369,7 @@ async fn block_new(
 ) -> Result<(StatusCode, Json<MessageBody>), ApiError> {
     refuse_peers_if_isolated(&node, &headers)?;
     let from = query.from.filter(|a| is_host_port(a));
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    if bytes.iter().all(u8::is_ascii_whitespace) || bytes.trim_ascii() == b"null" {
         match from {
             Some(address) => {
                 let node = Arc::clone(&node);
@@ -439,6 +443,7 @@ async fn tips(State(node): State<AppState>) -> Json<TipsBody> {
 #[into_params(parameter_in = Query)]
 struct HeadersQuery {
     /// Comma-separated block hashes, newest first (at most 64).
+    #[param(pattern = r"^([0-9a-f]{64}(,[0-9a-f]{64}){0,63})?$")]
     locator: Option<String>,
     /// Most headers to return (at most 2000).
     limit: Option<usize>,
@@ -474,7 +479,7 @@ async fn headers_get(
 }
 
 /// One block by hash.
-#[utoipa::path(get, path = "/blocks/{hash}", params(("hash" = String, Path, description = "block hash, 64 hex characters")),
+#[utoipa::path(get, path = "/blocks/{hash}", params(("hash" = BlockHash, Path, description = "block hash, 64 hex characters")),
     responses((status = 200, body = Block), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn block_get(
     State(node): State<AppState>,

@@ -109,12 +109,17 @@ async fn register_accepts_both_forms_and_refuses_missing_nodes() {
     )
     .await;
     assert_eq!(status, 400);
-    let mismatched = json!({ "nodes": ["x", "y"], "addresses": ["127.0.0.1:3"] });
-    assert_eq!(
-        error_of(node.post_json("/nodes/register", &mismatched).await)
-            .await
-            .0,
-        422
+    // An id without an address cannot be contacted: skipped, and said so.
+    let unpaired = json!({ "nodes": ["x", "y"], "addresses": ["127.0.0.1:3"] });
+    let response = node.post_json("/nodes/register", &unpaired).await;
+    assert_eq!(response.status(), 201);
+    let body: shared::api::RegisterResponse = response.json().await.unwrap();
+    assert_eq!(body.total_nodes, 3);
+    assert!(
+        body.message
+            .contains("1 id(s) without an address were skipped"),
+        "{}",
+        body.message
     );
     let bad_address = json!({ "nodes": ["x"], "addresses": ["not an address"] });
     assert_eq!(
@@ -143,8 +148,17 @@ async fn malformed_and_mistyped_bodies_are_4xx_json() {
             .unwrap();
         assert_eq!(error_of(response).await.0, 400, "{path}");
     }
+    // Not a chain at all is a bad request; 422 means a consensus rule broke.
+    assert_eq!(
+        error_of(
+            node.post_json("/chain/replace", &json!({ "chain": 5 }))
+                .await
+        )
+        .await
+        .0,
+        400
+    );
     let wrong_types = [
-        ("/chain/replace", json!({ "chain": 5 })),
         ("/nodes/register", json!({ "nodes": "abc" })),
         ("/entries", json!({ "data": 42 })),
         ("/block/new", json!({ "hash": "zz" })),

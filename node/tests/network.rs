@@ -215,13 +215,14 @@ async fn continuous_mining_starts_and_stops_with_events() {
 async fn an_unreachable_peer_neither_fails_mining_nor_sync() {
     let nodes = [TestNode::start(), TestNode::start()];
     connect_all(&nodes).await;
+    // Subscribe first: registering starts a sync with the peer at once.
+    let mut events = Events::subscribe(&nodes[0]).await;
     // A peer that is not there: nothing listens on port 1.
     let dead = serde_json::json!({ "nodes": ["ghost"], "addresses": ["127.0.0.1:1"] });
     assert_eq!(
         nodes[0].post_json("/nodes/register", &dead).await.status(),
         201
     );
-    let mut events = Events::subscribe(&nodes[0]).await;
     for _ in 0..2 {
         nodes[0].mine().await;
     }

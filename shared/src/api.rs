@@ -49,6 +49,8 @@ pub struct ChainBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReplaceChainRequest {
+    /// The whole chain, genesis first.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub chain: Vec<Block>,
 }
 
@@ -70,6 +72,7 @@ pub struct RegisterRequest {
     pub nodes: Vec<String>,
     /// `host:port` of each node.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(inline, value_type = Vec<String>, pattern = r"^[^:/?#@\s]+:[0-9]{1,5}$"))]
     pub addresses: Vec<String>,
 }
 
