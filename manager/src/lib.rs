@@ -1,1 +1,190 @@
-//! Starts, drives and stops a network of nodes; filled in by the manager issue.
+//! The manager: starts, drives and stops a network of nodes, and gives the
+//! explorer one HTTP API and one event stream for all of them.
+//!
+//! - [`config`]: what to run (ports, node count, chain preset, directories).
+//! - [`process`]: node processes: the spawner thread that ties their life to
+//!   the manager's, the `listening on` line, exit watching.
+//! - [`client`]: typed HTTP calls to a node, each with a timeout.
+//! - [`registry`]: the node table behind `GET /nodes`.
+//! - [`network`]: [`Manager`], the operations on the network: launch,
+//!   register, attach, stop, restart, shut down, poll.
+//! - [`mining`]: the background jobs behind `/start/mining` and `/stop/mining`.
+//! - [`events`]: the merged WebSocket stream (node events, manager events,
+//!   a snapshot for late subscribers).
+//! - [`api`]: the axum router, its handlers and `/openapi.json`.
+//! - [`statics`]: the built explorer served at `/`.
+//! - [`error`]: [`ApiError`], every failure as `{"error": ...}` with its status.
+//!
+//! [`run`] ties them together: bind, announce, launch the nodes, serve until
+//! Ctrl-C, SIGTERM or `/shutdown/all`, and stop every node on the way out.
+
+pub mod api;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod mining;
+pub mod network;
+pub mod process;
+pub mod registry;
+pub mod statics;
+
+use std::io::Write;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use config::Config;
+pub use error::ApiError;
+pub use network::Manager;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+    #[error("cannot start the node spawner thread: {0}")]
+    Spawner(std::io::Error),
+    #[error("none of the {0} nodes started (the errors are above)")]
+    NoNodes(u16),
+}
+
+/// Logs to stderr with readable local timestamps; `RUST_LOG` overrides the
+/// `info` default.
+pub fn init_logging() {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::fmt::time::ChronoLocal;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_timer(ChronoLocal::new("%Y-%m-%d %H:%M:%S%.3f".to_owned()))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+/// 32 random hex digits.
+fn new_token() -> String {
+    (0..16)
+        .map(|_| format!("{:02x}", rand::random::<u8>()))
+        .collect()
+}
+
+/// A line for people and scripts that wait for it: stdout, flushed at once.
+fn announce(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// Run the manager until Ctrl-C, SIGTERM or `GET /shutdown/all`.
+pub async fn run(config: Config) -> Result<(), RunError> {
+    let token = config.needs_token().then(new_token);
+    let shutdown = CancellationToken::new();
+    let manager =
+        Manager::new(&config, token.clone(), shutdown.clone()).map_err(RunError::Spawner)?;
+
+    let bind = format!("{}:{}", config.host, config.port);
+    let listener = TcpListener::bind(&bind)
+        .await
+        .map_err(|source| RunError::Bind {
+            address: bind.clone(),
+            source,
+        })?;
+    let local = listener.local_addr().map_err(|source| RunError::Bind {
+        address: bind,
+        source,
+    })?;
+    announce(&format!("manager listening on http://{local}"));
+    if let Some(token) = &token {
+        announce(&format!(
+            "{} is not loopback: commands need the header `Authorization: Bearer {token}`",
+            config.host
+        ));
+    }
+
+    let app = api::app(manager.clone(), &config.explorer_dir);
+    let server = tokio::spawn(
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+            .into_future(),
+    );
+    tokio::spawn(watch_signals(shutdown.clone()));
+    tokio::spawn({
+        let manager = manager.clone();
+        async move { manager.poll_forever().await }
+    });
+
+    let launch = tokio::spawn({
+        let manager = manager.clone();
+        let config = config.clone();
+        async move {
+            let failures = manager.launch_network(config.nodes).await;
+            let running = manager.running_count();
+            if running == 0 && config.nodes > 0 {
+                return Err(RunError::NoNodes(config.nodes));
+            }
+            let addresses: Vec<String> = manager
+                .live_addresses()
+                .into_iter()
+                .map(|(_, address)| address)
+                .collect();
+            let failed = if failures.is_empty() {
+                String::new()
+            } else {
+                format!(", {} failed to start (see above)", failures.len())
+            };
+            let line = format!(
+                "network ready: {running} nodes ({}) on the {} chain{failed}; open http://{local}/",
+                addresses.join(" "),
+                config.chain.name()
+            );
+            tracing::info!("{line}");
+            announce(&line);
+            Ok(())
+        }
+    });
+
+    let outcome = tokio::select! {
+        _ = shutdown.cancelled() => Ok(()),
+        launched = launch => match launched {
+            Ok(Err(err)) => Err(err),
+            _ => {
+                shutdown.cancelled().await;
+                Ok(())
+            }
+        },
+    };
+    shutdown.cancel();
+    tracing::info!("stopping");
+    manager.stop_spawned().await;
+    if tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections did not close within 5 s");
+    }
+    outcome
+}
+
+/// Ctrl-C and SIGTERM pull the same shutdown as `/shutdown/all`.
+async fn watch_signals(shutdown: CancellationToken) {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C: stopping the network"),
+        _ = terminate => tracing::info!("SIGTERM: stopping the network"),
+        _ = shutdown.cancelled() => {}
+    }
+    shutdown.cancel();
+}

@@ -1,4 +1,59 @@
-fn main() {
-    eprintln!("manager: not built yet (see the manager issue)");
-    std::process::exit(2);
+//! `manager`: start a network of nodes and serve the explorer.
+use std::path::PathBuf;
+
+use clap::Parser;
+use shared::Preset;
+
+/// Start, drive and stop a network of powplay nodes; serve the explorer.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// The manager's port (the URL to open); 0 lets the OS choose
+    #[arg(short, long, default_value_t = 4999)]
+    port: u16,
+    /// How many nodes to start
+    #[arg(short = 'a', long = "nodes", default_value_t = 6)]
+    nodes: u16,
+    /// Port of the first node, the others count up; 0 gives each node a port the OS chooses
+    #[arg(long, default_value_t = 5000)]
+    node_port: u16,
+    /// Parameter preset of every node: default or regtest
+    #[arg(long, default_value = "default")]
+    chain: Preset,
+    /// Where nodes keep their chains (`<dir>/node-<port>`) and logs (`<dir>/node-<port>.log`)
+    #[arg(long, default_value = "./data")]
+    data_dir: PathBuf,
+    /// Interface the manager and the nodes bind; anything but loopback turns on a bearer token
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// The node executable [default: `node` next to this executable]
+    #[arg(long)]
+    node_bin: Option<PathBuf>,
+    /// The built explorer served at `/`
+    #[arg(long, default_value = "explorer/dist")]
+    explorer_dir: PathBuf,
+    /// Mining threads per node
+    #[arg(long, default_value_t = 1)]
+    threads: u16,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    manager::init_logging();
+    let config = manager::Config {
+        port: cli.port,
+        host: cli.host,
+        nodes: cli.nodes,
+        node_port: cli.node_port,
+        chain: cli.chain,
+        data_dir: cli.data_dir,
+        node_bin: cli
+            .node_bin
+            .unwrap_or_else(manager::config::default_node_bin),
+        explorer_dir: cli.explorer_dir,
+        threads: cli.threads,
+    };
+    manager::run(config).await?;
+    Ok(())
 }
