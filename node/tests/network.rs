@@ -241,3 +241,49 @@ async fn an_unreachable_peer_neither_fails_mining_nor_sync() {
         .expect("ghost peer listed");
     assert_eq!(ghost.state, shared::api::PeerState::Unreachable);
 }
+
+/// A `/mine` request in progress drops its work when a better chain
+/// arrives and finds its block on the new tip instead.
+#[tokio::test]
+async fn mining_restarts_on_a_better_chain_that_arrives_meanwhile() {
+    // Two blocks at the default difficulty, mined here (a few seconds).
+    let params = shared::Preset::Default.params();
+    let mut better = Vec::new();
+    let mut now = params.genesis.header.timestamp;
+    shared::extend_chain(&params, &mut better, 2, "rival", || {
+        now += 5_000;
+        now
+    });
+    // The node may, rarely, find its block in the moment before the better
+    // chain lands; then that attempt proves nothing and a fresh node tries
+    // again. Without the restart, every attempt would build on genesis.
+    for _attempt in 0..4 {
+        let dir = tempfile::tempdir().unwrap();
+        let node = TestNode::start_in(dir.path(), &["--chain", "default"]);
+        let url = node.url("/mine");
+        let mining = tokio::spawn(async move {
+            let body: shared::api::MinedBody = common::client()
+                .get(url)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            body.block
+        });
+        assert!(common::eventually(100, || async { node.status().await.mining }).await);
+        let response = node
+            .post_json("/chain/replace", &serde_json::json!({ "chain": better }))
+            .await;
+        assert_eq!(response.status(), 201);
+        let mined = mining.await.unwrap();
+        if mined.header.previous_hash == better[2].hash {
+            assert_eq!(mined.header.index, 3);
+            assert_eq!(node.status().await.best_hash, mined.hash);
+            return;
+        }
+        assert_eq!(mined.header.previous_hash, params.genesis.hash);
+    }
+    panic!("every /mine kept working on the old tip after a better chain arrived");
+}

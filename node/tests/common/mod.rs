@@ -30,11 +30,18 @@ impl TestNode {
         node
     }
 
-    /// A regtest node on `data_dir` with extra arguments.
+    /// A node on `data_dir` with extra arguments (regtest unless they name
+    /// a `--chain`).
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Self {
+        let chain: &[&str] = if extra.contains(&"--chain") {
+            &[]
+        } else {
+            &["--chain", "regtest"]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_node"))
-            .args(["-p", "0", "--chain", "regtest", "--data-dir"])
+            .args(["-p", "0", "--data-dir"])
             .arg(data_dir)
+            .args(chain)
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
