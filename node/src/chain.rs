@@ -18,6 +18,9 @@ use shared::{
 
 /// Most blocks kept waiting for a parent; the oldest are dropped beyond it.
 const MAX_ORPHANS: usize = 512;
+/// Most invalid blocks remembered; beyond it the cache starts over, which
+/// only costs re-validating a block a peer sends again.
+const MAX_INVALID: usize = 10_000;
 /// Most headers `/headers` returns at once.
 pub const MAX_HEADERS: usize = 2000;
 
@@ -56,6 +59,18 @@ pub struct Reorg {
     pub depth: u64,
     pub fork_height: u64,
     pub new_height: u64,
+}
+
+impl Reorg {
+    pub fn event(&self) -> shared::events::EventKind {
+        shared::events::EventKind::ChainReorganized {
+            old_tip: self.old_tip,
+            new_tip: self.new_tip,
+            depth: self.depth,
+            fork_height: self.fork_height,
+            new_height: self.new_height,
+        }
+    }
 }
 
 /// A block that joined the tree.
@@ -265,11 +280,18 @@ impl BlockTree {
                         | Rejection::BadEncoding(shared::EncodingError::HashMismatch { .. })
                 );
                 if permanent {
-                    self.invalid.insert(hash, (block.header, reason.clone()));
+                    self.remember_invalid(hash, block.header, reason.clone());
                 }
                 Err(Verdict::Invalid(reason))
             }
         }
+    }
+
+    fn remember_invalid(&mut self, hash: BlockHash, header: Header, reason: Rejection) {
+        if self.invalid.len() >= MAX_INVALID {
+            self.invalid.clear();
+        }
+        self.invalid.insert(hash, (header, reason));
     }
 
     fn add_orphan(&mut self, block: Block) {
@@ -376,7 +398,7 @@ impl BlockTree {
                 Ok(target) => target,
                 Err(reason) => {
                     if !matches!(reason, Rejection::TimestampTooFarAhead { .. }) {
-                        self.invalid.insert(hash, (*header, reason.clone()));
+                        self.remember_invalid(hash, *header, reason.clone());
                     }
                     return Err((hash, reason));
                 }
@@ -531,19 +553,6 @@ impl BlockTree {
             };
             self.insert_block(block, Validated { hash, target });
         }
-    }
-
-    /// Entries of the best chain's blocks above `height` (for returning
-    /// mined entries to the pool after a reorg, and for the miner).
-    pub fn active_entries_from(&self, height: u64) -> Vec<String> {
-        self.active_blocks(height, usize::MAX)
-            .iter()
-            .flat_map(|b| b.entries.iter().skip(1))
-            .filter_map(|e| match e {
-                shared::Entry::Data { data } => Some(data.clone()),
-                shared::Entry::Coinbase { .. } => None,
-            })
-            .collect()
     }
 }
 

@@ -173,13 +173,7 @@ impl Node {
             }),
         }
         if let Some(reorg) = &inserted.reorg {
-            self.events.emit(EventKind::ChainReorganized {
-                old_tip: reorg.old_tip,
-                new_tip: reorg.new_tip,
-                depth: reorg.depth,
-                fork_height: reorg.fork_height,
-                new_height: reorg.new_height,
-            });
+            self.events.emit(reorg.event());
         }
         if inserted.active {
             self.miner.tip_changed();
@@ -390,13 +384,7 @@ impl Node {
             if quiet {
                 self.after_insert(&tip, &Source::Peer(None), Vec::new());
             } else if let Some(reorg) = &tip.reorg {
-                self.events.emit(EventKind::ChainReorganized {
-                    old_tip: reorg.old_tip,
-                    new_tip: reorg.new_tip,
-                    depth: reorg.depth,
-                    fork_height: reorg.fork_height,
-                    new_height: reorg.new_height,
-                });
+                self.events.emit(reorg.event());
             }
             self.miner.tip_changed();
             return Ok(Some(tip));
