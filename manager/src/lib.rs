@@ -100,6 +100,12 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         source,
     })?;
     announce(&format!("manager listening on http://{local}"));
+    // Bound to every interface, the manager is still opened locally by loopback.
+    let open = if local.ip().is_unspecified() {
+        format!("http://127.0.0.1:{}/", local.port())
+    } else {
+        format!("http://{local}/")
+    };
     if let Some(token) = &token {
         announce(&format!(
             "{} is not loopback: commands need the header `Authorization: Bearer {token}`",
@@ -139,11 +145,12 @@ pub async fn run(config: Config) -> Result<(), RunError> {
                 format!(", {} failed to start (see above)", failures.len())
             };
             let line = format!(
-                "network ready: {running} nodes ({}) on the {} chain{failed}; open http://{local}/",
+                "network ready: {running} nodes ({}) on the {} chain{failed}; open {open}",
                 addresses.join(" "),
                 config.chain.name()
             );
-            tracing::info!("{line}");
+            // stdout, not the log: scripts wait for this line, and a person
+            // should see it once, not twice.
             announce(&line);
             Ok(())
         }

@@ -257,10 +257,19 @@ async fn exited_error(process: &NodeProcess, placement: &Placement) -> LaunchErr
     }
 }
 
-/// The last `lines` lines of a node's log, to show why it failed.
+/// The last `lines` lines of a node's log, to show why it failed. A
+/// backtrace (with `RUST_BACKTRACE` set) would push the error itself out of
+/// view, so the tail ends where one begins.
 fn log_tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    let all: Vec<&str> = text.lines().collect();
+    let text = match text.rfind("Stack backtrace:") {
+        Some(start) => &text[..start],
+        None => &text[..],
+    };
+    let all: Vec<&str> = text
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 

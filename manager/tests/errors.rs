@@ -175,3 +175,23 @@ async fn without_a_built_explorer_the_root_says_how_to_build_it() {
     assert!(page.contains("cargo xtask up"), "{page}");
     assert!(manager.nodes().await.is_empty());
 }
+
+#[test]
+fn a_missing_node_program_is_named_and_the_manager_exits_with_an_error() {
+    let data = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_manager"))
+        .args(["-p", "0", "--node-port", "0", "-a", "2", "--node-bin"])
+        .arg(data.path().join("no-such-node"))
+        .arg("--data-dir")
+        .arg(data.path())
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("run the manager");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("could not start the node program") && stderr.contains("no-such-node"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("none of the 2 nodes started"), "{stderr}");
+}

@@ -317,3 +317,29 @@ async fn killing_the_manager_with_sigkill_takes_its_nodes_along() {
         .await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_every_node_and_the_manager_exits_cleanly() {
+    let mut manager = ManagerProcess::start(2).await;
+    let pids: Vec<u32> = manager
+        .nodes()
+        .await
+        .iter()
+        .filter_map(|node| node.pid)
+        .collect();
+    assert_eq!(pids.len(), 2);
+
+    // SAFETY: kill(2) on the manager's own pid, which this test owns.
+    let sent = unsafe { libc::kill(manager.pid() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(sent, 0);
+    let exit = manager.wait_exit().await;
+    assert!(exit.success(), "manager exit: {exit:?}");
+    for pid in pids {
+        assert!(!process_alive(pid), "node {pid} outlived the manager");
+    }
+    assert!(
+        manager.log().contains("outcome=exited 0"),
+        "nodes shut down in order:\n{}",
+        manager.log()
+    );
+}
