@@ -534,7 +534,8 @@ async fn network_reconnect(State(node): State<AppState>) -> Json<MessageBody> {
 /// Adds a data entry to be mined into the next block, and relays it.
 #[utoipa::path(post, path = "/entries", request_body = EntryRequest,
     responses((status = 201, body = MessageBody), (status = 200, description = "already pending", body = MessageBody),
-        (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 400, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, description = "the pool is full", body = ErrorBody)))]
 async fn entries_post(
     State(node): State<AppState>,
     headers: HeaderMap,
@@ -553,7 +554,7 @@ async fn entries_post(
             });
         }
     }
-    let pending = node.pending_entries().len();
+    let pending = node.pending_count();
     Ok((
         StatusCode::CREATED,
         message(&format!("entry added: {pending} pending")),

@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use indexmap::IndexSet;
 use shared::api::{MessageBody, StatusBody};
 use shared::block::MAX_ENTRIES;
 use shared::events::EventKind;
@@ -24,6 +25,8 @@ use crate::store::Store;
 /// Above this many new blocks, a replaced chain reports only its tip as
 /// accepted, so one `/chain/replace` does not flood every subscriber.
 const ACCEPT_EVENTS_PER_REPLACE: usize = 100;
+/// Most data entries waiting to be mined.
+const MAX_PENDING: usize = 20_000;
 
 /// Where a block came from.
 #[derive(Debug, Clone)]
@@ -52,7 +55,7 @@ pub struct Node {
     pub shutdown: CancellationToken,
     tree: Mutex<BlockTree>,
     store: Store,
-    pending: Mutex<Vec<String>>,
+    pending: Mutex<IndexSet<String>>,
     isolated: AtomicBool,
     syncing: Mutex<HashSet<String>>,
     runtime: Handle,
@@ -78,7 +81,7 @@ impl Node {
             shutdown: CancellationToken::new(),
             tree: Mutex::new(tree),
             store,
-            pending: Mutex::new(Vec::new()),
+            pending: Mutex::new(IndexSet::new()),
             isolated: AtomicBool::new(false),
             syncing: Mutex::new(HashSet::new()),
             runtime: Handle::current(),
@@ -89,7 +92,7 @@ impl Node {
         self.tree.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn pending(&self) -> MutexGuard<'_, Vec<String>> {
+    fn pending(&self) -> MutexGuard<'_, IndexSet<String>> {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -404,7 +407,15 @@ impl Node {
         if pending.contains(&data) {
             return Ok(false);
         }
-        pending.push(data.clone());
+        if pending.len() >= MAX_PENDING {
+            return Err(ApiError::Rejected {
+                status: axum::http::StatusCode::TOO_MANY_REQUESTS,
+                message: format!(
+                    "the entry pool is full ({MAX_PENDING} pending): mine a block first"
+                ),
+            });
+        }
+        pending.insert(data.clone());
         let count = pending.len();
         drop(pending);
         self.events.emit(EventKind::EntryAdded {
@@ -415,7 +426,11 @@ impl Node {
     }
 
     pub fn pending_entries(&self) -> Vec<String> {
-        self.pending().clone()
+        self.pending().iter().cloned().collect()
+    }
+
+    pub fn pending_count(&self) -> usize {
+        self.pending().len()
     }
 
     pub fn set_isolated(self: &Arc<Self>, isolated: bool) -> MessageBody {

@@ -4,6 +4,7 @@
 mod common;
 
 use common::{Events, TestNode, connect_all, converged};
+use futures_util::StreamExt;
 use shared::events::EventKind;
 
 #[tokio::test]
@@ -286,4 +287,48 @@ async fn mining_restarts_on_a_better_chain_that_arrives_meanwhile() {
         assert_eq!(mined.header.previous_hash, params.genesis.hash);
     }
     panic!("every /mine kept working on the old tip after a better chain arrived");
+}
+
+/// A subscriber that stops reading falls behind without holding the node
+/// up: the node keeps answering, and the subscriber is told what it missed.
+#[tokio::test]
+async fn a_slow_subscriber_is_dropped_behind_not_waited_for() {
+    let node = TestNode::start();
+    let mut stalled = Events::subscribe(&node).await;
+    // ~12 MB of entry_added events: far more than the event buffer and the
+    // socket buffers hold while nobody reads.
+    let payload = "x".repeat(1000);
+    let client = common::client();
+    let url = node.url("/entries");
+    let posts = futures_util::stream::iter(0..12_000)
+        .map(|i| {
+            let client = client.clone();
+            let url = url.clone();
+            let body = shared::api::EntryRequest {
+                data: format!("{i:05}{}", &payload[5..]),
+            };
+            async move {
+                client
+                    .post(url)
+                    .json(&body)
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+            }
+        })
+        .buffer_unordered(16)
+        .collect::<Vec<_>>()
+        .await;
+    assert!(
+        posts.iter().all(|r| matches!(r, Ok(201))),
+        "the node stopped answering"
+    );
+    let dropped = stalled
+        .until(|e| matches!(e.kind, EventKind::EventsDropped { .. }))
+        .await
+        .expect("an events_dropped notice");
+    let EventKind::EventsDropped { count } = dropped.kind else {
+        unreachable!()
+    };
+    assert!(count > 0);
 }
