@@ -15,6 +15,7 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use serde::Deserialize;
 use shared::api::MessageBody;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use utoipa::{IntoParams, ToSchema};
 
@@ -115,6 +116,8 @@ async fn rounds(manager: Manager, number: u64, job: CancellationToken, goal: Opt
     // A continuous job this one replaced must not keep the miners running.
     stop_all(&manager).await;
     let busy: Arc<Mutex<HashSet<usize>>> = Arc::default();
+    // Requests still out when the job ends are dropped with it.
+    let mut requests = JoinSet::new();
     'job: loop {
         let nodes = manager.live_addresses();
         if nodes.is_empty() {
@@ -129,6 +132,7 @@ async fn rounds(manager: Manager, number: u64, job: CancellationToken, goal: Opt
                 _ = job.cancelled() => break 'job,
                 _ = tokio::time::sleep(pause) => {}
             }
+            while requests.try_join_next().is_some() {}
             if manager.reached(goal) {
                 tracing::info!(
                     height = manager.registry().network_height(),
@@ -141,7 +145,7 @@ async fn rounds(manager: Manager, number: u64, job: CancellationToken, goal: Opt
             }
             let manager = manager.clone();
             let busy = busy.clone();
-            tokio::spawn(async move {
+            requests.spawn(async move {
                 match manager.client().mine(&address).await {
                     Ok(mined) => tracing::info!(
                         %address,
@@ -155,6 +159,7 @@ async fn rounds(manager: Manager, number: u64, job: CancellationToken, goal: Opt
             });
         }
     }
+    requests.abort_all();
     manager.finish_job(number);
 }
 
