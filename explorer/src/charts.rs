@@ -33,7 +33,9 @@ pub fn series(tree: &BlockTree, span: usize) -> Series {
             out.difficulty
                 .push((header.index, target.to_work().to_f64()));
         }
-        if i > 0 {
+        // The genesis time is fixed in the parameters, so the first block's
+        // interval says nothing about mining.
+        if i > 0 && chain[i - 1].index > 0 {
             let parent = chain[i - 1];
             let ms = header.timestamp.saturating_sub(parent.timestamp);
             out.interval_s.push((header.index, ms as f64 / 1000.0));
@@ -79,6 +81,8 @@ mod tests {
         let tree = synthetic_tree(30, 1, 0);
         let series = series(&tree, 10);
         assert_eq!(series.interval_s.len(), 10);
+        let whole = super::series(&tree, 100);
+        assert_eq!(whole.interval_s.len(), 28, "no interval from genesis");
         assert_eq!(series.difficulty.len(), 10);
         assert!(series.interval_s.iter().all(|(_, s)| *s == 1.0));
         assert_eq!(series.interval_s.last().unwrap().0, 29);

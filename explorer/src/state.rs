@@ -112,7 +112,25 @@ impl Network {
     }
 
     /// Takes a fresh node list: the rows, and each running node's tip.
-    pub fn set_nodes(&self, nodes: Vec<NodeSummary>) -> Followup {
+    ///
+    /// A list can be older than the events already applied (it was read
+    /// before they arrived), so a node's height never goes back here; a
+    /// real move to a lower tip comes as a `chain_reorganized` event.
+    pub fn set_nodes(&self, mut nodes: Vec<NodeSummary>) -> Followup {
+        self.nodes.with_untracked(|known| {
+            for node in &mut nodes {
+                let Some(old) = known
+                    .iter()
+                    .find(|k| k.address == node.address && k.id == node.id)
+                else {
+                    continue;
+                };
+                if old.height > node.height {
+                    node.height = old.height;
+                    node.best_hash = old.best_hash;
+                }
+            }
+        });
         let mut followup = Followup::default();
         self.tree.update(|tree| {
             for node in &nodes {

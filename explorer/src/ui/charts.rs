@@ -12,7 +12,7 @@ const SPAN: usize = 200;
 const W: f64 = 420.0;
 const H: f64 = 120.0;
 /// Room on the left for the value labels and below for the heights.
-const PAD_L: f64 = 64.0;
+const PAD_L: f64 = 84.0;
 const PAD_B: f64 = 20.0;
 
 #[component]
@@ -27,7 +27,7 @@ pub fn ChartsPanel() -> impl IntoView {
                 id="chart-interval"
                 title="Block interval (seconds)"
                 points=Signal::derive(move || data.with(|d| d.interval_s.clone()))
-                value=|v| format!("{v:.1} s")
+                value=|v| if v < 1e4 { format!("{v:.1} s") } else { format!("{v:.2e} s") }
             />
             <LineChart
                 id="chart-difficulty"

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::BlockHash;
 
-use crate::format::{count, short_hash};
+use crate::format::{blocks, count, short_hash};
 use crate::layout::{Layout, Placed, layout};
 use crate::state::Network;
 use crate::sync;
@@ -83,12 +83,16 @@ fn summary(layout: &Layout, tips: usize) -> String {
     } else {
         String::new()
     };
+    let lanes = if layout.lanes == 1 {
+        "1 lane".to_owned()
+    } else {
+        format!("{} lanes", layout.lanes)
+    };
     format!(
-        "{} blocks from height {} to {} in {} lanes; {} stale; {} node tips.{older}",
-        count(layout.blocks.len() as u64),
+        "{} from height {} to {} in {lanes}; {} stale; {} node tips.{older}",
+        blocks(layout.blocks.len() as u64),
         count(layout.min_height),
         count(layout.max_height),
-        layout.lanes,
         count(stale),
         tips
     )

@@ -1,0 +1,531 @@
+//! End to end: the released explorer served by a real manager with three
+//! real regtest nodes, driven in real headless Chromium through WebDriver,
+//! as a person would use it: mine a block and see it in the node's row and
+//! in the tree, inspect it, validate the node's chain, tamper a block and
+//! see why it fails, shut a node down. Screenshots of each step go to
+//! `target/e2e-screenshots/`.
+//!
+//! Needs `explorer/dist` (built by `cargo xtask test`; built here with trunk
+//! when missing) and `/usr/bin/chromedriver` + `/usr/bin/chromium`.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// Every wait polls this often…
+const POLL: Duration = Duration::from_millis(200);
+/// …at most this many times (60 s).
+const MAX_POLLS: u32 = 300;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the explorer lives in the workspace")
+        .to_path_buf()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|d| !d.is_empty())
+        .map_or_else(|| workspace().join("target"), PathBuf::from)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+fn run(command: &mut Command) {
+    eprintln!("e2e: running {command:?}");
+    let status = command
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    assert!(status.success(), "{command:?} failed: {status}");
+}
+
+/// A process in its own process group; dropping it ends the whole group,
+/// also when the test panics.
+struct Group {
+    name: &'static str,
+    child: Child,
+}
+
+impl Group {
+    fn spawn(name: &'static str, command: &mut Command) -> Self {
+        let child = command
+            .process_group(0)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        Self { name, child }
+    }
+
+    fn signal(&self, signal: &str) {
+        let _ = Command::new("kill")
+            .args([signal, "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
+    }
+
+    /// Whether it exited within `wait`.
+    fn exited_within(&mut self, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        self.signal("-KILL");
+        let _ = self.child.wait();
+        eprintln!("e2e: {} stopped", self.name);
+    }
+}
+
+/// The manager: asked to shut its network down on drop (its nodes run in
+/// process groups of their own), then killed if it has not exited.
+struct Manager {
+    group: Group,
+    address: String,
+}
+
+impl Drop for Manager {
+    fn drop(&mut self) {
+        if !matches!(self.group.child.try_wait(), Ok(Some(_))) {
+            let _ = http_get(&self.address, "/shutdown/all");
+            if !self.group.exited_within(Duration::from_secs(15)) {
+                self.group.signal("-INT");
+                self.group.exited_within(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// A bare HTTP GET for the clean-up path, where no async runtime may be left.
+fn http_get(address: &str, path: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(answer)
+}
+
+/// A directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let dir = std::env::temp_dir().join(format!("powplay-e2e-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temp dir");
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// chromedriver's `/se/log`: the browser console since the last call.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (
+            http::Method::POST,
+            Some(json!({"type": "browser"}).to_string()),
+        )
+    }
+}
+
+/// Console messages at level SEVERE (errors), read and cleared.
+async fn console_errors(client: &Client) -> Vec<String> {
+    let Ok(Value::Array(entries)) = client.issue_cmd(BrowserLog).await else {
+        return vec!["could not read the browser console".to_owned()];
+    };
+    entries
+        .iter()
+        .filter(|e| e["level"] == "SEVERE")
+        .map(|e| e["message"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+async fn text_of(client: &Client, css: &str) -> String {
+    match client.find(Locator::Css(css)).await {
+        Ok(el) => el.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Polls `css`'s text until `check` accepts it; returns that text.
+async fn wait_text(client: &Client, css: &str, what: &str, check: impl Fn(&str) -> bool) -> String {
+    let mut last = String::new();
+    for _ in 0..MAX_POLLS {
+        last = text_of(client, css).await;
+        if check(&last) {
+            return last;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    panic!("timed out waiting for {what}: `{css}` says {last:?}");
+}
+
+async fn count(client: &Client, css: &str) -> usize {
+    client
+        .find_all(Locator::Css(css))
+        .await
+        .map_or(0, |v| v.len())
+}
+
+async fn wait_count(
+    client: &Client,
+    css: &str,
+    what: &str,
+    check: impl Fn(usize) -> bool,
+) -> usize {
+    let mut last = 0;
+    for _ in 0..MAX_POLLS {
+        last = count(client, css).await;
+        if check(last) {
+            return last;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    panic!("timed out waiting for {what}: {last} elements match `{css}`");
+}
+
+async fn click(client: &Client, css: &str) {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
+}
+
+/// Scrolls the page so `css` is at the top of the window.
+async fn show(client: &Client, css: &str) {
+    let script = format!("document.querySelector('{css}').scrollIntoView({{block: 'start'}})");
+    client.execute(&script, vec![]).await.expect("scrolled");
+}
+
+async fn screenshot(client: &Client, name: &str) {
+    let dir = target_dir().join("e2e-screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    let png = client.screenshot().await.expect("a screenshot");
+    let path = dir.join(format!("{name}.png"));
+    std::fs::write(&path, png).expect("screenshot written");
+    eprintln!("e2e: saved {}", path.display());
+}
+
+/// Builds the explorer bundle if it is not there.
+fn ensure_dist() -> PathBuf {
+    let dist = workspace().join("explorer").join("dist");
+    if !dist.join("index.html").exists() {
+        eprintln!("e2e: explorer/dist is missing; building it with trunk (takes minutes)");
+        run(Command::new("trunk")
+            .args(["build", "--release", "--offline"])
+            .current_dir(workspace().join("explorer")));
+    }
+    dist
+}
+
+/// Builds (or finds up to date) the manager and node binaries.
+fn manager_binary() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    run(Command::new(cargo)
+        .args(["build", "-p", "manager", "-p", "node"])
+        .current_dir(workspace()));
+    target_dir().join("debug").join("manager")
+}
+
+fn start_manager(data: &Path, dist: &Path) -> Manager {
+    let log = std::fs::File::create(data.join("manager.log")).expect("manager log");
+    let mut command = Command::new(manager_binary());
+    command
+        .args([
+            "-p",
+            "0",
+            "--node-port",
+            "0",
+            "-a",
+            "3",
+            "--chain",
+            "regtest",
+        ])
+        .arg("--data-dir")
+        .arg(data.join("nodes"))
+        .arg("--explorer-dir")
+        .arg(dist)
+        .stdout(Stdio::piped())
+        .stderr(log);
+    let mut group = Group::spawn("manager", &mut command);
+    let stdout = group.child.stdout.take().expect("manager stdout");
+    let (lines, announced) = mpsc::channel();
+    // Reads the announcement, then keeps draining so the manager never blocks on a full pipe.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match announced.recv_timeout(left) {
+            Ok(line) => {
+                if let Some(url) = line.trim().strip_prefix("manager listening on http://") {
+                    return Manager {
+                        group,
+                        address: url.trim_end_matches('/').to_owned(),
+                    };
+                }
+            }
+            Err(_) => {
+                let log = std::fs::read_to_string(data.join("manager.log")).unwrap_or_default();
+                panic!("the manager did not announce its address within 60 s; its log:\n{log}");
+            }
+        }
+    }
+}
+
+fn start_chromedriver() -> (Group, u16) {
+    let port = free_port();
+    let group = Group::spawn(
+        "chromedriver",
+        Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    for _ in 0..MAX_POLLS {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return (group, port);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("chromedriver did not listen on port {port}");
+}
+
+async fn browser(port: u16, profile: &Path) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--window-size=1400,1100",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }),
+    );
+    caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a WebDriver session")
+}
+
+fn row(address: &str) -> String {
+    format!("tr[data-node=\"{address}\"]")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_mines_validates_tampers_and_shuts_down() {
+    let dist = ensure_dist();
+    let temp = TempDir::new();
+    let manager = start_manager(&temp.0, &dist);
+    let (_chromedriver, port) = start_chromedriver();
+    let client = browser(port, &temp.0.join("chromium")).await;
+    let page = format!("http://{}/", manager.address);
+    client.goto(&page).await.expect("the explorer loads");
+
+    // Three running nodes and a live event stream.
+    wait_count(&client, "tbody tr", "three node rows", |n| n == 3).await;
+    for _ in 0..MAX_POLLS {
+        let states: Vec<String> = futures_text(&client, "tbody tr td .badge").await;
+        if states.iter().filter(|s| *s == "running").count() == 3 {
+            break;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    wait_text(&client, "#connection", "the live badge", |t| t == "Live").await;
+    let addresses: Vec<String> = futures_text(&client, "tbody tr th").await;
+    assert_eq!(addresses.len(), 3);
+    let (first, third) = (addresses[0].clone(), addresses[2].clone());
+    let first_name = first.rsplit(':').next().unwrap().to_owned();
+    screenshot(&client, "01-network").await;
+
+    // Mine on the first node: the block shows in its row and in the tree.
+    click(
+        &client,
+        &format!("{} button[data-action=mine]", row(&first)),
+    )
+    .await;
+    let mined = wait_text(
+        &client,
+        &format!("{} [data-field=result]", row(&first)),
+        "the mined block",
+        |t| t.starts_with("Mined block"),
+    )
+    .await;
+    let height: u64 = mined
+        .split_whitespace()
+        .nth(2)
+        .and_then(|h| h.parse().ok())
+        .unwrap_or_else(|| panic!("no height in {mined:?}"));
+    assert!(height >= 1);
+    wait_text(
+        &client,
+        &format!("{} [data-field=height]", row(&first)),
+        "the row's height",
+        |t| t == height.to_string(),
+    )
+    .await;
+    let block = format!("#tree-svg g.block[data-height=\"{height}\"]");
+    wait_count(&client, &block, "the block in the tree", |n| n >= 1).await;
+    wait_text(&client, "#tree-svg", "the tip label", |t| {
+        t.contains(&first_name)
+    })
+    .await;
+    wait_text(&client, "#activity", "the feed line", |t| {
+        t.contains(&format!("{first_name} mined block {height}"))
+    })
+    .await;
+
+    // Inspect it.
+    click(&client, &block).await;
+    wait_text(&client, "#inspector", "the inspector", |t| {
+        t.contains(&format!("Block {height}")) && t.contains(&format!("coinbase: height {height}"))
+    })
+    .await;
+    let verdict = text_of(&client, "#inspector [data-field=pow-verdict]").await;
+    assert!(verdict.contains("meets the target"), "{verdict}");
+    show(&client, "#tree").await;
+    screenshot(&client, "02-mined-and-inspected").await;
+
+    // Validate the first node's chain in the browser.
+    click(
+        &client,
+        &format!("{} button[data-action=validate]", row(&first)),
+    )
+    .await;
+    let valid = wait_text(&client, "#validation-result", "the verdict", |t| {
+        t.starts_with("Valid:") || t.starts_with("Invalid:") || t.starts_with("Error:")
+    })
+    .await;
+    assert!(valid.starts_with("Valid:"), "{valid}");
+    assert!(
+        valid.contains("blocks per second") || valid.contains("under a millisecond"),
+        "{valid}"
+    );
+    show(&client, "#tree").await;
+    screenshot(&client, "03-validated").await;
+
+    // Tamper with block 1 of the local copy: validation fails there.
+    let height_input = client
+        .find(Locator::Css("#tamper-height"))
+        .await
+        .expect("height input");
+    height_input.clear().await.expect("clear");
+    height_input.send_keys("1").await.expect("type");
+    let value_input = client
+        .find(Locator::Css("#tamper-value"))
+        .await
+        .expect("value input");
+    value_input.clear().await.expect("clear");
+    value_input.send_keys("mallory").await.expect("type");
+    click(&client, "button[data-action=tamper]").await;
+    let tampered = wait_text(&client, "#tamper-result", "the tampered verdict", |t| {
+        !t.is_empty()
+    })
+    .await;
+    assert!(tampered.contains("Invalid: block 1 ("), "{tampered}");
+    assert!(
+        tampered.contains("merkle root does not match the entries"),
+        "{tampered}"
+    );
+    show(&client, "#validation").await;
+    screenshot(&client, "04-tampered").await;
+
+    // Nothing so far put an error on the console.
+    let errors = console_errors(&client).await;
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+
+    // Shut the third node down: its row says so, and so does the feed.
+    click(
+        &client,
+        &format!("{} button[data-action=shutdown]", row(&third)),
+    )
+    .await;
+    wait_text(
+        &client,
+        &format!("{} td .badge", row(&third)),
+        "the stopped badge",
+        |t| t == "stopped",
+    )
+    .await;
+    let third_name = third.rsplit(':').next().unwrap().to_owned();
+    wait_text(&client, "#activity", "the stop in the feed", |t| {
+        t.contains(&format!("node {third_name} stopped"))
+    })
+    .await;
+    show(&client, "#nodes").await;
+    screenshot(&client, "05-node-shut-down").await;
+    let after = console_errors(&client).await;
+    eprintln!("e2e: console errors after the shutdown: {after:?}");
+
+    client.close().await.expect("the browser closes");
+    drop(manager);
+}
+
+async fn futures_text(client: &Client, css: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for el in client.find_all(Locator::Css(css)).await.unwrap_or_default() {
+        out.push(el.text().await.unwrap_or_default());
+    }
+    out
+}
