@@ -29,8 +29,8 @@ pub struct ChainParams {
     pub initial_bits: CompactTarget,
     /// The block interval the retarget rule steers towards, in milliseconds.
     pub target_spacing_ms: u64,
-    /// Difficulty is recomputed at every height that is a multiple of this;
-    /// 0 never retargets (regtest).
+    /// Difficulty is recomputed at every height that is a multiple of this
+    /// (at least 3); 0 never retargets (regtest).
     pub retarget_window: u64,
     /// How far ahead of the validator's clock a timestamp may be.
     pub max_future_drift_ms: u64,

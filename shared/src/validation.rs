@@ -158,25 +158,28 @@ pub fn median_time_past(ancestors: &[Header]) -> u64 {
 /// At heights that are multiples of the retarget window the target is
 /// scaled by how long the previous window took against how long it should
 /// have taken, clamped to a factor of four either way and never easier than
-/// the pow limit. The window's span is measured from the block at
-/// `height - window` to the parent: `window - 1` intervals.
+/// the pow limit. The span runs from the block at `height - window` to the
+/// parent; the first window starts at block 1 instead, because the genesis
+/// block's time is fixed long before any network runs.
 pub fn expected_bits(params: &ChainParams, ancestors: &[Header]) -> CompactTarget {
     let Some(parent) = ancestors.last() else {
         return params.initial_bits;
     };
     let window = params.retarget_window;
     let height = parent.index + 1;
-    if window < 2 || height % window != 0 {
+    if window < 3 || height % window != 0 {
         return parent.bits;
     }
-    let window_len = usize::try_from(window).unwrap_or(usize::MAX);
-    if ancestors.len() < window_len {
+    let first_height = (height - window).max(1);
+    let intervals = parent.index - first_height;
+    let back = usize::try_from(intervals).unwrap_or(usize::MAX);
+    if ancestors.len() <= back {
         // The caller gave too little context to recompute: keep the bits,
         // which is what a too-short context check would also conclude.
         return parent.bits;
     }
-    let first = ancestors[ancestors.len() - window_len];
-    let expected_span = (window - 1).saturating_mul(params.target_spacing_ms).max(1);
+    let first = ancestors[ancestors.len() - 1 - back];
+    let expected_span = intervals.saturating_mul(params.target_spacing_ms).max(1);
     let actual_span = parent
         .timestamp
         .saturating_sub(first.timestamp)

@@ -427,3 +427,18 @@ fn headers_alone_validate_and_name_the_first_bad_one() {
             | Rejection::TimestampTooFarAhead { .. }
     ));
 }
+
+#[test]
+fn the_first_retarget_ignores_the_genesis_time() {
+    let params = fast_retarget_params();
+    // The network starts months after the genesis time, then keeps the
+    // spacing exactly: the first retarget must see on-time blocks.
+    let mut chain = Vec::new();
+    let mut now = params.genesis.header.timestamp + 10_000_000_000;
+    extend_chain(&params, &mut chain, 4, "rules", || {
+        now += 1_000;
+        now
+    });
+    assert_eq!(chain[4].header.bits, params.initial_bits);
+    validate_chain(&params, &chain, now + 1).unwrap();
+}
