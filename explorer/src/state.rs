@@ -133,6 +133,16 @@ impl Network {
         });
         let mut followup = Followup::default();
         self.tree.update(|tree| {
+            // Nodes the manager no longer lists (a new manager) leave no label.
+            let listed: Vec<String> = tree
+                .tips()
+                .keys()
+                .filter(|id| !nodes.iter().any(|n| &n.id == *id))
+                .cloned()
+                .collect();
+            for id in listed {
+                tree.remove_tip(&id);
+            }
             for node in &nodes {
                 match (node.state, node.best_hash) {
                     (NodeState::Running, Some(best)) if !node.id.is_empty() => {

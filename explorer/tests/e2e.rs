@@ -2,8 +2,10 @@
 //! real regtest nodes, driven in real headless Chromium through WebDriver,
 //! as a person would use it: mine a block and see it in the node's row and
 //! in the tree, inspect it, validate the node's chain, tamper a block and
-//! see why it fails, shut a node down. Screenshots of each step go to
-//! `target/e2e-screenshots/`.
+//! see why it fails, make a fork and watch the reorganization, mine with the
+//! whole network, restart and add nodes, shut one down, shut all down and
+//! see the page go offline, then reconnect by itself to a new manager.
+//! Screenshots of each step go to `target/e2e-screenshots/`.
 //!
 //! Needs `explorer/dist` (built by `cargo xtask test`; built here with trunk
 //! when missing) and `/usr/bin/chromedriver` + `/usr/bin/chromium`.
@@ -267,22 +269,33 @@ fn ensure_dist() -> PathBuf {
     dist
 }
 
-/// Builds (or finds up to date) the manager and node binaries.
+/// Builds (or finds up to date) the manager and node binaries, once per run.
 fn manager_binary() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    run(Command::new(cargo)
-        .args(["build", "-p", "manager", "-p", "node"])
-        .current_dir(workspace()));
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        run(Command::new(cargo)
+            .args(["build", "-p", "manager", "-p", "node"])
+            .current_dir(workspace()));
+    });
     target_dir().join("debug").join("manager")
 }
 
 fn start_manager(data: &Path, dist: &Path) -> Manager {
-    let log = std::fs::File::create(data.join("manager.log")).expect("manager log");
+    start_manager_on(data, dist, "0")
+}
+
+fn start_manager_on(data: &Path, dist: &Path, port: &str) -> Manager {
+    let log = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .open(data.join("manager.log"))
+        .expect("manager log");
     let mut command = Command::new(manager_binary());
     command
         .args([
             "-p",
-            "0",
+            port,
             "--node-port",
             "0",
             "-a",
@@ -491,9 +504,103 @@ async fn a_person_mines_validates_tampers_and_shuts_down() {
     show(&client, "#validation").await;
     screenshot(&client, "04-tampered").await;
 
+    // A fork: cut the second node off, mine on it and twice on the first,
+    // reconnect it. One more block from the first node reaches it; it
+    // reorganizes, and its own block is drawn stale.
+    let second = addresses[1].clone();
+    let second_name = second.rsplit(':').next().unwrap().to_owned();
+    click(
+        &client,
+        &format!("{} button[data-action=toggle-isolation]", row(&second)),
+    )
+    .await;
+    wait_text(&client, &row(&second), "the isolated badge", |t| {
+        t.contains("isolated")
+    })
+    .await;
+    mine(&client, &second).await;
+    for _ in 0..2 {
+        mine(&client, &first).await;
+    }
+    click(
+        &client,
+        &format!("{} button[data-action=toggle-isolation]", row(&second)),
+    )
+    .await;
+    wait_text(
+        &client,
+        &format!("{} button[data-action=toggle-isolation]", row(&second)),
+        "Isolate again",
+        |t| t == "Isolate",
+    )
+    .await;
+    let top = mine(&client, &first).await;
+    wait_text(&client, "#activity", "the reorganization", |t| {
+        t.contains(&format!("{second_name} reorganized"))
+    })
+    .await;
+    wait_text(
+        &client,
+        &format!("{} [data-field=height]", row(&second)),
+        "the second node on the longer chain",
+        |t| t == top.to_string(),
+    )
+    .await;
+    wait_count(&client, "#tree-svg g.block.stale", "a stale block", |n| {
+        n >= 1
+    })
+    .await;
+    let lanes = text_of(&client, "#tree-summary").await;
+    assert!(lanes.contains("in 2 lanes"), "{lanes}");
+    show(&client, "#tree").await;
+    screenshot(&client, "05-fork-and-reorg").await;
+
     // Nothing so far put an error on the console.
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "console errors: {errors:#?}");
+
+    // The whole network mines, then stops.
+    click(&client, "button[data-action=start-all]").await;
+    let started = wait_text(&client, "#network-outcome", "the start's outcome", |t| {
+        !t.is_empty() && !t.ends_with('…')
+    })
+    .await;
+    assert!(!started.starts_with("Error"), "{started}");
+    wait_text(
+        &client,
+        &format!("{} [data-field=height]", row(&first)),
+        "new blocks",
+        |t| t.parse::<u64>().is_ok_and(|h| h >= top + 3),
+    )
+    .await;
+    click(&client, "button[data-action=stop-all]").await;
+    let stopped = wait_text(&client, "#network-outcome", "the stop's outcome", |t| {
+        !t.is_empty() && !t.ends_with('…') && t != started
+    })
+    .await;
+    assert!(!stopped.starts_with("Error"), "{stopped}");
+
+    // Restart the second node; add a fourth.
+    click(
+        &client,
+        &format!("{} button[data-action=restart]", row(&second)),
+    )
+    .await;
+    let restarted = wait_text(
+        &client,
+        &format!("{} [data-field=result]", row(&second)),
+        "the restart",
+        |t| t.starts_with("Restarted") || t.starts_with("Error"),
+    )
+    .await;
+    assert!(restarted.starts_with("Restarted"), "{restarted}");
+    click(&client, "button[data-action=add-node]").await;
+    let added = wait_text(&client, "#network-outcome", "the added node", |t| {
+        t.starts_with("Added node") || t.starts_with("Error")
+    })
+    .await;
+    assert!(added.starts_with("Added node"), "{added}");
+    wait_count(&client, "tbody tr", "four rows", |n| n == 4).await;
 
     // Shut the third node down: its row says so, and so does the feed.
     click(
@@ -514,12 +621,67 @@ async fn a_person_mines_validates_tampers_and_shuts_down() {
     })
     .await;
     show(&client, "#nodes").await;
-    screenshot(&client, "05-node-shut-down").await;
+    screenshot(&client, "06-node-shut-down").await;
     let after = console_errors(&client).await;
-    eprintln!("e2e: console errors after the shutdown: {after:?}");
+    eprintln!("e2e: console errors after the fork, mining, restart, add and shutdown: {after:?}");
+
+    // Shut down all: the manager stops too, and the page says it is offline.
+    click(&client, "button[data-action=shutdown-all]").await;
+    wait_text(&client, "#connection", "the offline badge", |t| {
+        t.starts_with("Offline")
+    })
+    .await;
+    let states = futures_text(&client, "tbody tr td .badge").await;
+    assert!(!states.iter().any(|s| s == "running"), "{states:?}");
+    show(&client, "body").await;
+    screenshot(&client, "07-offline").await;
+
+    // A manager comes back on the same address: the page reconnects by
+    // itself and shows the new network.
+    let port = manager.address.rsplit(':').next().unwrap().to_owned();
+    drop(manager);
+    let manager = start_manager_on(&temp.0, &dist, &port);
+    wait_text(&client, "#connection", "the live badge again", |t| {
+        t == "Live"
+    })
+    .await;
+    for _ in 0..MAX_POLLS {
+        let states = futures_text(&client, "tbody tr td .badge").await;
+        if states.iter().filter(|s| *s == "running").count() == 3 {
+            break;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    let states = futures_text(&client, "tbody tr td .badge").await;
+    assert_eq!(
+        states.iter().filter(|s| *s == "running").count(),
+        3,
+        "{states:?}"
+    );
+    screenshot(&client, "08-reconnected").await;
 
     client.close().await.expect("the browser closes");
     drop(manager);
+}
+
+/// Clicks Mine in `address`'s row and waits for the new block; its height.
+async fn mine(client: &Client, address: &str) -> u64 {
+    let result = format!("{} [data-field=result]", row(address));
+    let before = text_of(client, &result).await;
+    click(
+        client,
+        &format!("{} button[data-action=mine]", row(address)),
+    )
+    .await;
+    let mined = wait_text(client, &result, "the mined block", |t| {
+        t.starts_with("Mined block") && t != before || t.starts_with("Error")
+    })
+    .await;
+    mined
+        .split_whitespace()
+        .nth(2)
+        .and_then(|h| h.parse().ok())
+        .unwrap_or_else(|| panic!("no height in {mined:?}"))
 }
 
 async fn futures_text(client: &Client, css: &str) -> Vec<String> {

@@ -12,6 +12,7 @@ use super::outcome::OutcomeText;
 use super::validation::run_validation;
 use crate::api::{Api, ApiError, MiningMode, NodeAction};
 use crate::format::{count, hash_rate, node_name, short_hash, short_id};
+use crate::live::Connection;
 use crate::state::{Network, Outcome};
 use crate::sync;
 
@@ -92,6 +93,21 @@ pub fn NodesPanel() -> impl IntoView {
         let api = net.api();
         network_action(net, "Shutting every node down…", async move {
             api.shutdown_all().await.map(|report| {
+                // The manager stops too, so no later list will say this.
+                let gone = |address: &String| {
+                    report.stopped.contains(address) || report.killed.contains(address)
+                };
+                let mut ids = Vec::new();
+                net.nodes.update(|nodes| {
+                    for node in nodes.iter_mut().filter(|n| gone(&n.address)) {
+                        node.state = NodeState::Stopped;
+                        node.mining = false;
+                        node.hash_rate = 0.0;
+                        ids.push(node.id.clone());
+                    }
+                });
+                net.tree
+                    .update(|tree| ids.iter().for_each(|id| tree.remove_tip(id)));
                 let mut text = report.message;
                 if !report.killed.is_empty() {
                     text.push_str(&format!(" (had to kill {})", report.killed.join(", ")));
@@ -167,6 +183,9 @@ pub fn NodesPanel() -> impl IntoView {
                     </tbody>
                 </table>
             </div>
+            <Show when=move || matches!(net.connection.get(), Connection::Offline { .. })>
+                <p class="hint">"The manager does not answer: the rows show what it last said."</p>
+            </Show>
             <Show when=move || net.nodes.with(Vec::is_empty)>
                 <p class="empty">"No nodes yet: waiting for the manager to report them."</p>
             </Show>
@@ -315,7 +334,8 @@ fn NodeRow(address: String) -> impl IntoView {
             </td>
             <td class="num">{field(|n| hash_rate(n.hash_rate))}</td>
             <td>{move || if mining() { "yes" } else { "no" }}</td>
-            <td class="actions">
+            <td>
+                <div class="actions">
                 <button type="button" data-action="mine" aria-label=label("Mine one block") disabled=move || !running() on:click=mine>
                     "Mine"
                 </button>
@@ -346,6 +366,7 @@ fn NodeRow(address: String) -> impl IntoView {
                 <button type="button" data-action="validate" aria-label=format!("Validate the chain of {name}") disabled=move || !running() on:click=validate>
                     "Validate"
                 </button>
+                </div>
             </td>
             <td class="result" data-field="result">
                 <OutcomeText outcome/>

@@ -196,7 +196,7 @@ pub fn TreePanel() -> impl IntoView {
                     <span class="key key-block">"block"</span>
                     <span class="key key-stale">"stale block"</span>
                     <span class="key key-selected">"selected"</span>
-                    <span class="key key-tip">"5001: a node's tip"</span>
+                    <span class="key key-tip">"5001: tip of node 5001"</span>
                 </span>
             </div>
             <p id="tree-summary">{summary_text}</p>
@@ -205,7 +205,7 @@ pub fn TreePanel() -> impl IntoView {
                 // Inline, not only in the stylesheet: drawing only the columns
                 // in sight relies on this box scrolling.
                 style="overflow-x: auto; overflow-y: hidden; max-width: 100%"
-                node_ref=scroller on:scroll=move |_| measure() tabindex="0" aria-label="Block tree, scrolls sideways">
+                node_ref=scroller on:scroll=move |_| measure() tabindex="0" role="group" aria-label="Block tree, scrolls sideways">
                 <svg
                     id="tree-svg"
                     role="group"
