@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
+const FIREFOX: &str = "/usr/bin/firefox-esr";
 /// Every wait polls this often…
 const POLL: Duration = Duration::from_millis(200);
 /// …at most this many times (60 s).
@@ -248,8 +249,15 @@ async fn show(client: &Client, css: &str) {
     client.execute(&script, vec![]).await.expect("scrolled");
 }
 
+/// Which browser's screenshots these are: Chromium's go straight into
+/// `target/e2e-screenshots/`, others into a folder named after them.
+static SHOTS: std::sync::OnceLock<&str> = std::sync::OnceLock::new();
+
 async fn screenshot(client: &Client, name: &str) {
-    let dir = target_dir().join("e2e-screenshots");
+    let mut dir = target_dir().join("e2e-screenshots");
+    if let Some(browser) = SHOTS.get().filter(|b| **b != "chromium") {
+        dir = dir.join(browser);
+    }
     std::fs::create_dir_all(&dir).expect("screenshot dir");
     let png = client.screenshot().await.expect("a screenshot");
     let path = dir.join(format!("{name}.png"));
@@ -338,48 +346,103 @@ fn start_manager_on(data: &Path, dist: &Path, port: &str) -> Manager {
     }
 }
 
-fn start_chromedriver() -> (Group, u16) {
-    let port = free_port();
-    let group = Group::spawn(
-        "chromedriver",
-        Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
-    for _ in 0..MAX_POLLS {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return (group, port);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("chromedriver did not listen on port {port}");
+/// The browser the test drives: Chromium, or Firefox with
+/// `E2E_BROWSER=firefox` (needs `firefox-esr` and `geckodriver` on PATH).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Browser {
+    Chromium,
+    Firefox,
 }
 
-async fn browser(port: u16, profile: &Path) -> Client {
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": CHROMIUM,
-            "args": [
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--window-size=1400,1100",
-                format!("--user-data-dir={}", profile.display()),
-            ],
-        }),
-    );
-    caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("a WebDriver session")
+impl Browser {
+    fn chosen() -> Self {
+        match std::env::var("E2E_BROWSER").as_deref() {
+            Ok("firefox") => Self::Firefox,
+            _ => Self::Chromium,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Chromium => "chromium",
+            Self::Firefox => "firefox",
+        }
+    }
+
+    /// Starts the WebDriver server on a free port.
+    fn start_driver(self) -> (Group, u16) {
+        let port = free_port();
+        let mut command = match self {
+            Self::Chromium => {
+                let mut c = Command::new(CHROMEDRIVER);
+                c.arg(format!("--port={port}"));
+                c
+            }
+            Self::Firefox => {
+                let mut c = Command::new("geckodriver");
+                c.args(["--host", "127.0.0.1", "--port", &port.to_string()]);
+                c
+            }
+        };
+        let group = Group::spawn(
+            "the WebDriver server",
+            command.stdout(Stdio::null()).stderr(Stdio::null()),
+        );
+        for _ in 0..MAX_POLLS {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return (group, port);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the WebDriver server did not listen on port {port}");
+    }
+
+    async fn session(self, port: u16, profile: &Path) -> Client {
+        let mut caps = serde_json::Map::new();
+        match self {
+            Self::Chromium => {
+                caps.insert(
+                    "goog:chromeOptions".into(),
+                    json!({
+                        "binary": CHROMIUM,
+                        "args": [
+                            "--headless",
+                            "--no-sandbox",
+                            "--disable-gpu",
+                            "--disable-dev-shm-usage",
+                            "--no-first-run",
+                            "--disable-background-networking",
+                            "--window-size=1400,1100",
+                            format!("--user-data-dir={}", profile.display()),
+                        ],
+                    }),
+                );
+                caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
+            }
+            Self::Firefox => {
+                caps.insert(
+                    "moz:firefoxOptions".into(),
+                    json!({"binary": FIREFOX, "args": ["-headless", "-width", "1400", "-height", "1100"]}),
+                );
+            }
+        }
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a WebDriver session");
+        let _ = client.set_window_size(1400, 1100).await;
+        client
+    }
+
+    /// Console errors so far; only chromedriver can tell (geckodriver has
+    /// no log endpoint), so Firefox runs skip this check.
+    async fn console_errors(self, client: &Client) -> Vec<String> {
+        match self {
+            Self::Chromium => console_errors(client).await,
+            Self::Firefox => Vec::new(),
+        }
+    }
 }
 
 fn row(address: &str) -> String {
@@ -391,8 +454,10 @@ async fn a_person_mines_validates_tampers_and_shuts_down() {
     let dist = ensure_dist();
     let temp = TempDir::new();
     let manager = start_manager(&temp.0, &dist);
-    let (_chromedriver, port) = start_chromedriver();
-    let client = browser(port, &temp.0.join("chromium")).await;
+    let browser = Browser::chosen();
+    let (_driver, port) = browser.start_driver();
+    let client = browser.session(port, &temp.0.join("profile")).await;
+    SHOTS.set(browser.name()).ok();
     let page = format!("http://{}/", manager.address);
     client.goto(&page).await.expect("the explorer loads");
 
@@ -450,7 +515,8 @@ async fn a_person_mines_validates_tampers_and_shuts_down() {
     .await;
 
     // Inspect it.
-    click(&client, &block).await;
+    // The rect, not the group: geckodriver cannot scroll to an SVG <g>.
+    click(&client, &format!("{block} rect")).await;
     wait_text(&client, "#inspector", "the inspector", |t| {
         t.contains(&format!("Block {height}")) && t.contains(&format!("coinbase: height {height}"))
     })
@@ -556,7 +622,7 @@ async fn a_person_mines_validates_tampers_and_shuts_down() {
     screenshot(&client, "05-fork-and-reorg").await;
 
     // Nothing so far put an error on the console.
-    let errors = console_errors(&client).await;
+    let errors = browser.console_errors(&client).await;
     assert!(errors.is_empty(), "console errors: {errors:#?}");
 
     // The whole network mines, then stops.
@@ -622,7 +688,7 @@ async fn a_person_mines_validates_tampers_and_shuts_down() {
     .await;
     show(&client, "#nodes").await;
     screenshot(&client, "06-node-shut-down").await;
-    let after = console_errors(&client).await;
+    let after = browser.console_errors(&client).await;
     eprintln!("e2e: console errors after the fork, mining, restart, add and shutdown: {after:?}");
 
     // Shut down all: the manager stops too, and the page says it is offline.

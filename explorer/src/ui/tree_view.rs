@@ -279,7 +279,8 @@ fn BlockMark(d: Drawn) -> impl IntoView {
             }
         >
             <rect x=x.to_string() y=y.to_string() width=BLOCK_W.to_string() height=BLOCK_H.to_string() rx="3"/>
-            <text class="block-label" x=(x + BLOCK_W / 2.0).to_string() y=(y + 14.0).to_string()>
+            // Clicks go through the label to the block.
+            <text class="block-label" pointer-events="none" x=(x + BLOCK_W / 2.0).to_string() y=(y + 14.0).to_string()>
                 {d.height.to_string()}
             </text>
         </g>
