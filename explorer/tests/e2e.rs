@@ -8,7 +8,9 @@
 //! Screenshots of each step go to `target/e2e-screenshots/`.
 //!
 //! Needs `explorer/dist` (built by `cargo xtask test`; built here with trunk
-//! when missing) and `/usr/bin/chromedriver` + `/usr/bin/chromium`.
+//! when missing) and `/usr/bin/chromedriver` + `/usr/bin/chromium`. With
+//! `E2E_AXE=<axe.min.js>` (which `cargo xtask test` sets) the page is also
+//! audited with axe-core; `E2E_BROWSER=firefox` drives Firefox instead.
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -621,6 +623,16 @@ async fn a_person_mines_validates_tampers_and_shuts_down() {
     show(&client, "#tree").await;
     screenshot(&client, "05-fork-and-reorg").await;
 
+    // With E2E_AXE=<path to axe-core's axe.min.js>, the filled page is
+    // audited for accessibility too (labels, contrast, landmarks, …).
+    if let Some(violations) = audit(&client).await {
+        assert!(
+            violations.is_empty(),
+            "accessibility violations: {violations:#?}"
+        );
+        eprintln!("e2e: axe-core found no accessibility violations");
+    }
+
     // Nothing so far put an error on the console.
     let errors = browser.console_errors(&client).await;
     assert!(errors.is_empty(), "console errors: {errors:#?}");
@@ -728,6 +740,36 @@ async fn a_person_mines_validates_tampers_and_shuts_down() {
 
     client.close().await.expect("the browser closes");
     drop(manager);
+}
+
+/// Runs axe-core (from the file `E2E_AXE` names) on the page: the rules it
+/// breaks, or `None` when no axe-core was given.
+async fn audit(client: &Client) -> Option<Vec<String>> {
+    let path = std::env::var_os("E2E_AXE")?;
+    let axe = std::fs::read_to_string(&path).expect("E2E_AXE names axe.min.js");
+    client.execute(&axe, vec![]).await.expect("axe-core loads");
+    let script = r#"
+        const done = arguments[arguments.length - 1];
+        axe.run(document, { resultTypes: ['violations'] })
+            .then(r => done(r.violations.map(v =>
+                `${v.id} (${v.impact}): ${v.help}; ${v.nodes.length} elements, e.g. ` +
+                v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '))))
+            .catch(e => done([`axe-core failed: ${e}`]));
+    "#;
+    let found = client
+        .execute_async(script, vec![])
+        .await
+        .expect("axe-core runs");
+    Some(
+        found
+            .as_array()
+            .map(|v| {
+                v.iter()
+                    .map(|x| x.as_str().unwrap_or_default().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default(),
+    )
 }
 
 /// Clicks Mine in `address`'s row and waits for the new block; its height.

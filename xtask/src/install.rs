@@ -4,7 +4,7 @@
 
 use crate::cmd;
 use anyhow::{Result, bail};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The Rust target the shared crate and the explorer are built for.
 pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
@@ -212,4 +212,47 @@ fn apt_get(root: bool, args: &[&str]) -> std::process::Command {
     };
     command.args(args);
     command
+}
+
+/// axe-core, the accessibility checker the explorer's end-to-end test runs
+/// on the page, from the npm registry into `target/axe`. Returns the path of
+/// `axe.min.js`, or `None` (with a warning) when npm is not installed: the
+/// audit is then skipped, the rest of the test still runs.
+pub fn axe_core() -> Result<Option<PathBuf>> {
+    const VERSION: &str = "4.14.1";
+    let target = crate::up::target_dir();
+    let prefix = if target.is_absolute() {
+        target.join("axe")
+    } else {
+        cmd::workspace_root().join(target).join("axe")
+    };
+    let script = prefix.join("node_modules/axe-core/axe.min.js");
+    if script.exists() {
+        say(&format!("axe-core {VERSION} already installed"));
+        return Ok(Some(script));
+    }
+    if cmd::probe("npm", &["--version"]).is_none() {
+        println!(
+            "warning: npm is not installed, so the explorer's accessibility audit \
+             (axe-core) is skipped; install npm (apt-get install npm) to run it"
+        );
+        return Ok(None);
+    }
+    say(&format!(
+        "installing axe-core {VERSION} into {} (npm, takes seconds)",
+        prefix.display()
+    ));
+    cmd::run(
+        cmd::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&prefix)
+            .arg(format!("axe-core@{VERSION}")),
+    )?;
+    if !script.exists() {
+        bail!(
+            "npm installed axe-core, but {} does not exist",
+            script.display()
+        );
+    }
+    Ok(Some(script))
 }

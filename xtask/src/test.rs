@@ -35,7 +35,8 @@ fn wasm_package_args() -> Vec<&'static str> {
         .collect()
 }
 
-fn steps() -> Vec<Step> {
+/// `axe`: axe-core's script, for the explorer's accessibility audit.
+fn steps(axe: Option<&Path>) -> Vec<Step> {
     let wasm_packages = WASM_PACKAGES.join(", ");
     let step = |title: String, command: Command| Step {
         title,
@@ -104,12 +105,16 @@ fn steps() -> Vec<Step> {
             trunk,
         ));
     }
+    let mut native_tests = cargo(&["test", "--workspace"]);
+    if let Some(axe) = axe {
+        native_tests.env("E2E_AXE", axe);
+    }
     steps.extend([
         Step {
             title: "native tests, including the explorer's end-to-end test in headless \
                     Chromium (the first run compiles them, takes a few minutes)"
                 .into(),
-            command: cargo(&["test", "--workspace"]),
+            command: native_tests,
             // The end-to-end test starts chromedriver, Chromium, a manager and
             // its nodes; whatever a failed run leaves behind is killed.
             reap_group: true,
@@ -142,8 +147,13 @@ pub fn run() -> Result<()> {
         install::trunk()?;
     }
     install::chromium()?;
+    let axe = if Path::new(up::EXPLORER_INDEX).exists() {
+        install::axe_core()?
+    } else {
+        None
+    };
 
-    let steps = steps();
+    let steps = steps(axe.as_deref());
     let total = steps.len();
     for (number, mut step) in (1..).zip(steps) {
         println!("==> [{number}/{total}] {}", step.title);

@@ -22,7 +22,7 @@ pub struct Args {
 }
 
 /// Where cargo puts build output: `$CARGO_TARGET_DIR`, else `target`.
-fn target_dir() -> PathBuf {
+pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .filter(|dir| !dir.is_empty())
         .map_or_else(|| PathBuf::from("target"), PathBuf::from)

@@ -25,7 +25,10 @@ pub fn FeedPanel() -> impl IntoView {
             <Show when=move || net.feed.with(Vec::is_empty)>
                 <p class="empty">"Nothing has happened yet."</p>
             </Show>
-            <ol class="feed" role="log" aria-labelledby="activity-title">
+            // The log role sits on a box around the list, so the list keeps
+            // its own role; the box scrolls, so it takes keyboard focus.
+            <div class="feed-box" role="log" aria-labelledby="activity-title" tabindex="0">
+            <ol class="feed">
                 <For
                     each=move || net.feed.get()
                     key=|line: &FeedLine| line.seq
@@ -40,6 +43,7 @@ pub fn FeedPanel() -> impl IntoView {
                     }
                 />
             </ol>
+            </div>
         </section>
     }
 }
