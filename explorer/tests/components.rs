@@ -397,6 +397,24 @@ async fn charts_draw_interval_and_difficulty() {
     );
 }
 
+/// How fast the browser validates a chain: printed, not asserted.
+#[wasm_bindgen_test]
+async fn benchmark_validation_speed() {
+    let chain = regtest_chain(2_000, "bench");
+    let performance = web_sys::window().unwrap().performance().unwrap();
+    let report = check_chain(Preset::Regtest, &chain, js_sys::Date::now() as u64, || {
+        performance.now()
+    });
+    assert!(report.is_valid());
+    assert_eq!(report.blocks_checked, 2_001);
+    console_log!(
+        "validation benchmark: {} blocks in {:.1} ms ({:.0} blocks per second)",
+        report.blocks_checked,
+        report.elapsed_ms,
+        report.blocks_per_second().unwrap_or(f64::INFINITY)
+    );
+}
+
 /// The figure the issue asks for: a 10 000-block tree with 6 tips, laid out
 /// and drawn. Printed, not asserted: timings depend on the machine.
 #[wasm_bindgen_test]

@@ -657,6 +657,12 @@ async fn a_person_mines_validates_tampers_and_shuts_down() {
     })
     .await;
     assert!(!stopped.starts_with("Error"), "{stopped}");
+    wait_text(&client, "#chart-interval-desc", "the interval chart", |t| {
+        t.contains("from height")
+    })
+    .await;
+    show(&client, "#charts").await;
+    screenshot(&client, "05b-charts-and-activity").await;
 
     // Restart the second node; add a fourth.
     click(
