@@ -485,6 +485,36 @@ async fn benchmark_tree_of_10000_blocks_with_6_tips() {
         }
     }
     assert!(seen, "the new block was drawn");
+    // Scrolled back to the start, the oldest blocks are drawn, and a new
+    // block no longer pulls the view to the end.
+    let scroller: HtmlElement = one(&host, ".tree-scroll").unchecked_into();
+    scroller.set_scroll_left(0);
+    scroller
+        .dispatch_event(&web_sys::Event::new("scroll").unwrap())
+        .unwrap();
+    until("the oldest blocks in view", || {
+        all(&host, "g.block")
+            .iter()
+            .any(|b| b.get_attribute("data-height").as_deref() == Some("0"))
+    })
+    .await;
+    let tip = net.tree.with_untracked(|t| t.tips()["node-0"]);
+    let header = net.tree.with_untracked(|t| *t.header(&tip).unwrap());
+    net.tree.update(|t| {
+        let hash = t
+            .insert_header(shared::Header {
+                index: header.index + 1,
+                previous_hash: tip,
+                timestamp: header.timestamp + 1_000,
+                ..header
+            })
+            .unwrap();
+        t.set_tip("node-0", hash);
+    });
+    settle().await;
+    TimeoutFuture::new(100).await;
+    assert_eq!(scroller.scroll_left(), 0, "the reader's place is kept");
+
     console_log!(
         "tree benchmark: {total} blocks, 6 tips: layout {layout_ms:.1} ms; \
          layout + first draw {first_draw_ms:.1} ms ({drawn} blocks in view); \

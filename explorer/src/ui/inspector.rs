@@ -180,7 +180,7 @@ fn BlockDetails(
                 <dd>{header.proof.to_string()}</dd>
                 <dt>"Version"</dt>
                 <dd>{header.version.to_string()}</dd>
-                <dt>"Held by"</dt>
+                <dt>"On the best chain of"</dt>
                 <dd data-field="holders">{holders_text}</dd>
             </dl>
             <h4>"Hash against target"</h4>
