@@ -152,6 +152,32 @@ pub fn trunk() -> Result<()> {
     .ensure()
 }
 
+/// Installs Debian packages with apt-get (through sudo when not root),
+/// after one `apt-get update`.
+fn apt_install(packages: &[&str], note: &str) -> Result<()> {
+    let names = packages.join(" ");
+    if cmd::probe("apt-get", &["--version"]).is_none() {
+        bail!("{names} not found, and apt-get is not available to install it; install {names}");
+    }
+    let root = cmd::probe("id", &["-u"]).is_some_and(|uid| uid.trim() == "0");
+    if !root && cmd::probe("sudo", &["--version"]).is_none() {
+        bail!(
+            "{names} not found; installing needs root, and sudo is not installed: \
+             run `apt-get install {names}` as root"
+        );
+    }
+    let how = if root {
+        "apt-get"
+    } else {
+        "sudo apt-get; sudo may ask for your password"
+    };
+    say(&format!("installing {names} ({how}; {note})"));
+    cmd::run(&mut apt_get(root, &["update"]))?;
+    let mut args = vec!["install", "-y"];
+    args.extend_from_slice(packages);
+    cmd::run(&mut apt_get(root, &args))
+}
+
 /// Debian's `chromium` and `chromium-driver`, for the wasm tests in headless
 /// Chromium.
 pub fn chromium() -> Result<()> {
@@ -163,33 +189,10 @@ pub fn chromium() -> Result<()> {
         say("chromium and chromium-driver already installed");
         return Ok(());
     }
-    let missing = missing.join(" and ");
-    if cmd::probe("apt-get", &["--version"]).is_none() {
-        bail!(
-            "{missing} not found, and apt-get is not available to install them; \
-             install Chromium and ChromeDriver so that {CHROMIUM} and {CHROMEDRIVER} exist"
-        );
-    }
-    let root = cmd::probe("id", &["-u"]).is_some_and(|uid| uid.trim() == "0");
-    if !root && cmd::probe("sudo", &["--version"]).is_none() {
-        bail!(
-            "{missing} not found; installing them needs root, and sudo is not installed: \
-             run `apt-get install chromium chromium-driver` as root"
-        );
-    }
-    let how = if root {
-        "apt-get"
-    } else {
-        "sudo apt-get; sudo may ask for your password"
-    };
-    say(&format!(
-        "installing chromium and chromium-driver ({how}; downloads ~100 MB, takes a few minutes)"
-    ));
-    cmd::run(&mut apt_get(root, &["update"]))?;
-    cmd::run(&mut apt_get(
-        root,
-        &["install", "-y", "chromium", "chromium-driver"],
-    ))?;
+    apt_install(
+        &["chromium", "chromium-driver"],
+        "downloads ~100 MB, takes a few minutes",
+    )?;
     for path in [CHROMIUM, CHROMEDRIVER] {
         if !Path::new(path).exists() {
             bail!("apt-get installed chromium and chromium-driver, but {path} does not exist");
@@ -216,9 +219,9 @@ fn apt_get(root: bool, args: &[&str]) -> std::process::Command {
 
 /// axe-core, the accessibility checker the explorer's end-to-end test runs
 /// on the page, from the npm registry into `target/axe`. Returns the path of
-/// `axe.min.js`, or `None` (with a warning) when npm is not installed: the
-/// audit is then skipped, the rest of the test still runs.
-pub fn axe_core() -> Result<Option<PathBuf>> {
+/// `axe.min.js`. npm itself comes from Debian when missing, so the audit
+/// always runs.
+pub fn axe_core() -> Result<PathBuf> {
     const VERSION: &str = "4.14.1";
     let target = crate::up::target_dir();
     let prefix = if target.is_absolute() {
@@ -229,14 +232,13 @@ pub fn axe_core() -> Result<Option<PathBuf>> {
     let script = prefix.join("node_modules/axe-core/axe.min.js");
     if script.exists() {
         say(&format!("axe-core {VERSION} already installed"));
-        return Ok(Some(script));
+        return Ok(script);
     }
     if cmd::probe("npm", &["--version"]).is_none() {
-        println!(
-            "warning: npm is not installed, so the explorer's accessibility audit \
-             (axe-core) is skipped; install npm (apt-get install npm) to run it"
-        );
-        return Ok(None);
+        apt_install(
+            &["npm"],
+            "for axe-core, the accessibility audit; takes a minute",
+        )?;
     }
     say(&format!(
         "installing axe-core {VERSION} into {} (npm, takes seconds)",
@@ -254,5 +256,5 @@ pub fn axe_core() -> Result<Option<PathBuf>> {
             script.display()
         );
     }
-    Ok(Some(script))
+    Ok(script)
 }

@@ -148,7 +148,7 @@ pub fn run() -> Result<()> {
     }
     install::chromium()?;
     let axe = if Path::new(up::EXPLORER_INDEX).exists() {
-        install::axe_core()?
+        Some(install::axe_core()?)
     } else {
         None
     };
