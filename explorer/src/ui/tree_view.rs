@@ -123,6 +123,11 @@ pub fn TreePanel() -> impl IntoView {
     };
     let to_newest = move || {
         request_animation_frame(move || {
+            // The reader may have scrolled back since this frame was asked
+            // for: their place wins.
+            if !follow.get_untracked() {
+                return;
+            }
             if let Some(el) = scroller.get_untracked() {
                 el.set_scroll_left(el.scroll_width());
                 scroll_left.set(f64::from(el.scroll_left()));
