@@ -14,6 +14,9 @@ const TRUNK_VERSION: &str = "0.21.14";
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// Where Debian's `chromium-driver` puts ChromeDriver; the wasm tests use it.
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// Debian's Firefox ESR, which geckodriver drives.
+pub const FIREFOX: &str = "/usr/bin/firefox-esr";
+const GECKODRIVER_VERSION: &str = "0.37.1";
 
 /// Print one progress line.
 fn say(message: &str) {
@@ -148,6 +151,27 @@ pub fn trunk() -> Result<()> {
         programs: &["trunk"],
         extra_args: &["--locked"],
         takes: "~10 minutes",
+    }
+    .ensure()
+}
+
+/// Firefox ESR from Debian and geckodriver from crates.io, so the explorer is
+/// tested in Firefox as well as in Chromium.
+pub fn firefox() -> Result<()> {
+    if Path::new(FIREFOX).exists() {
+        say("firefox-esr already installed");
+    } else {
+        apt_install(&["firefox-esr"], "downloads ~80 MB, takes a minute or two")?;
+        if !Path::new(FIREFOX).exists() {
+            bail!("apt-get installed firefox-esr, but {FIREFOX} does not exist");
+        }
+    }
+    CargoTool {
+        krate: "geckodriver",
+        version: GECKODRIVER_VERSION,
+        programs: &["geckodriver"],
+        extra_args: &["--locked"],
+        takes: "~3 minutes",
     }
     .ensure()
 }

@@ -1,7 +1,7 @@
 //! `cargo xtask test`: install what is missing, then run every check and test
 //! in order, stopping at the first failure.
 
-use crate::{cmd, install, up};
+use crate::{cmd, install};
 use anyhow::{Context, Result};
 use std::path::Path;
 use std::process::Command;
@@ -36,7 +36,7 @@ fn wasm_package_args() -> Vec<&'static str> {
 }
 
 /// `axe`: axe-core's script, for the explorer's accessibility audit.
-fn steps(axe: Option<&Path>) -> Vec<Step> {
+fn steps(axe: &Path) -> Vec<Step> {
     let wasm_packages = WASM_PACKAGES.join(", ");
     let step = |title: String, command: Command| Step {
         title,
@@ -87,28 +87,24 @@ fn steps(axe: Option<&Path>) -> Vec<Step> {
             wasm_clippy,
         ),
     ];
-    if Path::new(up::EXPLORER_INDEX).exists() {
-        // The explorer's end-to-end test (a native test) serves explorer/dist
-        // through a real manager, so the bundle is built first. trunk runs
-        // offline (it must use the installed wasm-bindgen, not download one),
-        // so cargo downloads every crate beforehand.
-        steps.push(step(
-            "download the crates the explorer needs (cargo fetch)".into(),
-            cargo(&["fetch"]),
-        ));
-        let mut trunk = cmd::new("trunk");
-        trunk
-            .args(["build", "--release", "--offline"])
-            .current_dir("explorer");
-        steps.push(step(
-            "build the explorer with trunk (release; the first build takes a few minutes)".into(),
-            trunk,
-        ));
-    }
+    // The explorer's end-to-end test (a native test) serves explorer/dist
+    // through a real manager, so the bundle is built first. trunk runs
+    // offline (it must use the installed wasm-bindgen, not download one),
+    // so cargo downloads every crate beforehand.
+    steps.push(step(
+        "download the crates the explorer needs (cargo fetch)".into(),
+        cargo(&["fetch"]),
+    ));
+    let mut trunk = cmd::new("trunk");
+    trunk
+        .args(["build", "--release", "--offline"])
+        .current_dir("explorer");
+    steps.push(step(
+        "build the explorer with trunk (release; the first build takes a few minutes)".into(),
+        trunk,
+    ));
     let mut native_tests = cargo(&["test", "--workspace"]);
-    if let Some(axe) = axe {
-        native_tests.env("E2E_AXE", axe);
-    }
+    native_tests.env("E2E_AXE", axe);
     steps.extend([
         Step {
             title: "native tests, including the explorer's end-to-end test in headless \
@@ -122,6 +118,38 @@ fn steps(axe: Option<&Path>) -> Vec<Step> {
         Step {
             title: format!("wasm tests in headless Chromium ({wasm_packages})"),
             command: wasm_tests,
+            reap_group: true,
+        },
+    ]);
+    // The same explorer tests in Firefox: its end-to-end test, then its
+    // component tests through geckodriver.
+    let mut e2e = cargo(&["test", "-p", "explorer", "--test", "e2e"]);
+    e2e.env("E2E_BROWSER", "firefox");
+    let mut components = cargo(&[
+        "test",
+        "-p",
+        "explorer",
+        "--target",
+        install::WASM_TARGET,
+        "--test",
+        "components",
+    ]);
+    components
+        .env(
+            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+            "wasm-bindgen-test-runner",
+        )
+        .env("GECKODRIVER", "geckodriver")
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "120");
+    steps.extend([
+        Step {
+            title: "the explorer's end-to-end test in headless Firefox".into(),
+            command: e2e,
+            reap_group: true,
+        },
+        Step {
+            title: "the explorer's component tests in headless Firefox".into(),
+            command: components,
             reap_group: true,
         },
     ]);
@@ -143,17 +171,12 @@ pub fn run() -> Result<()> {
     install::wasm_target()?;
     install::clippy_and_rustfmt()?;
     install::wasm_bindgen_cli()?;
-    if Path::new(up::EXPLORER_INDEX).exists() {
-        install::trunk()?;
-    }
+    install::trunk()?;
     install::chromium()?;
-    let axe = if Path::new(up::EXPLORER_INDEX).exists() {
-        Some(install::axe_core()?)
-    } else {
-        None
-    };
+    install::firefox()?;
+    let axe = install::axe_core()?;
 
-    let steps = steps(axe.as_deref());
+    let steps = steps(&axe);
     let total = steps.len();
     for (number, mut step) in (1..).zip(steps) {
         println!("==> [{number}/{total}] {}", step.title);
