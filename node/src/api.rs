@@ -573,11 +573,17 @@ async fn entries_pending(State(node): State<AppState>) -> Json<PendingEntriesBod
 #[utoipa::path(get, path = "/events",
     responses((status = 101, description = "WebSocket: one JSON Event per text message", body = Event)))]
 async fn events(State(node): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
-    upgrade.on_upgrade(move |socket| stream_events(node, socket))
+    // Subscribe before the handshake completes, so a client that acts as
+    // soon as it is connected sees every event its actions cause.
+    let receiver = node.events.subscribe();
+    upgrade.on_upgrade(move |socket| stream_events(node, receiver, socket))
 }
 
-async fn stream_events(node: Arc<Node>, socket: WebSocket) {
-    let mut receiver = node.events.subscribe();
+async fn stream_events(
+    node: Arc<Node>,
+    mut receiver: tokio::sync::broadcast::Receiver<Event>,
+    socket: WebSocket,
+) {
     let (mut sink, mut incoming) = socket.split();
     let writer = async {
         loop {
