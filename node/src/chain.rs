@@ -143,10 +143,6 @@ impl BlockTree {
         self.entries[&self.best_hash()].work
     }
 
-    pub fn best_header(&self) -> Header {
-        self.entries[&self.best_hash()].header
-    }
-
     /// Blocks of the best chain from height `from`, at most `limit`.
     pub fn active_blocks(&self, from: u64, limit: usize) -> Vec<Arc<Block>> {
         let start = usize::try_from(from)
@@ -165,10 +161,6 @@ impl BlockTree {
 
     pub fn has_block(&self, hash: &BlockHash) -> bool {
         self.entries.get(hash).is_some_and(|e| e.block.is_some())
-    }
-
-    pub fn knows(&self, hash: &BlockHash) -> bool {
-        self.entries.contains_key(hash) || self.invalid.contains_key(hash)
     }
 
     fn is_active(&self, hash: &BlockHash, height: u64) -> bool {

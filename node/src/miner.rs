@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use shared::events::{EventKind, MiningMode};
 use shared::pow::search_parallel;
 use shared::{Block, PowSearch, SearchOutcome};
 use tokio::sync::oneshot;
@@ -177,9 +176,4 @@ fn mine_on_tip(node: &Arc<Node>, threads: usize) -> Option<Block> {
             SearchOutcome::Exhausted { .. } => continue,
         }
     }
-}
-
-/// The event for a change of mining mode.
-pub fn started_event(mode: MiningMode) -> EventKind {
-    EventKind::MiningStarted { mode }
 }
