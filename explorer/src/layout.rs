@@ -231,7 +231,13 @@ mod tests {
         // Each node's tip is labelled with it.
         let labelled: usize = layout.blocks.iter().map(|b| b.tip_of.len()).sum();
         assert_eq!(labelled, 3);
-        // No two blocks share a cell.
+        assert_no_shared_cells(&layout);
+        assert!(layout.lanes >= 3);
+        assert_eq!(layout.in_heights(10, 10).len(), 2);
+    }
+
+    /// No two blocks are drawn in the same (height, lane) cell.
+    fn assert_no_shared_cells(layout: &Layout) {
         let mut cells = HashSet::new();
         assert!(
             layout
@@ -239,8 +245,6 @@ mod tests {
                 .iter()
                 .all(|b| cells.insert((b.height, b.lane)))
         );
-        assert!(layout.lanes >= 3);
-        assert_eq!(layout.in_heights(10, 10).len(), 2);
     }
 
     #[test]
@@ -249,12 +253,6 @@ mod tests {
         let layout = layout(&tree);
         assert_eq!(layout.blocks.len(), tree.len());
         assert_eq!(tree.tips().len(), 6);
-        let mut cells = HashSet::new();
-        assert!(
-            layout
-                .blocks
-                .iter()
-                .all(|b| cells.insert((b.height, b.lane)))
-        );
+        assert_no_shared_cells(&layout);
     }
 }

@@ -162,24 +162,15 @@ impl NodeClient {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response =
-            self.authorize(request)
-                .send()
-                .await
-                .map_err(|err| NodeError::Unreachable {
-                    address: address.to_owned(),
-                    path: path.to_owned(),
-                    reason: error_chain(&err),
-                })?;
+        // Failing to send or to read the reply both mean the node did not answer.
+        let unreachable = |err: reqwest::Error| NodeError::Unreachable {
+            address: address.to_owned(),
+            path: path.to_owned(),
+            reason: error_chain(&err),
+        };
+        let response = self.authorize(request).send().await.map_err(unreachable)?;
         let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|err| NodeError::Unreachable {
-                address: address.to_owned(),
-                path: path.to_owned(),
-                reason: error_chain(&err),
-            })?;
+        let bytes = response.bytes().await.map_err(unreachable)?;
         if status.is_success() {
             return serde_json::from_slice(&bytes).map_err(|err| NodeError::BadReply {
                 address: address.to_owned(),

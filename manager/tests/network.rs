@@ -29,6 +29,18 @@ async fn peers_of(address: &str) -> BTreeSet<String> {
     body.nodes.into_keys().collect()
 }
 
+/// The node's peer table holds every id in `all` but its own.
+async fn assert_knows_all_others(node: &NodeSummary, all: &BTreeSet<String>) {
+    let mut others = all.clone();
+    others.remove(&node.id);
+    assert_eq!(
+        peers_of(&node.address).await,
+        others,
+        "peers of {}",
+        node.id
+    );
+}
+
 fn ids(nodes: &[NodeSummary]) -> BTreeSet<String> {
     nodes.iter().map(|node| node.id.clone()).collect()
 }
@@ -50,14 +62,7 @@ async fn a_new_network_is_registered_and_mines_to_one_tip_in_the_background() {
         assert_eq!(node.state, NodeState::Running, "{node:?}");
         assert!(node.pid.is_some(), "spawned nodes have a pid: {node:?}");
         assert_eq!(node.height, Some(0), "a fresh node is at genesis: {node:?}");
-        let mut others = all.clone();
-        others.remove(&node.id);
-        assert_eq!(
-            peers_of(&node.address).await,
-            others,
-            "peers of {}",
-            node.id
-        );
+        assert_knows_all_others(node, &all).await;
     }
 
     let (status, body): (u16, MessageBody) = manager.get("/start/mining?blocks=5").await;
@@ -223,14 +228,7 @@ async fn nodes_can_be_added_attached_and_mined_continuously() {
     assert_eq!(nodes.len(), 5);
     let all = ids(&nodes);
     for node in &nodes {
-        let mut others = all.clone();
-        others.remove(&node.id);
-        assert_eq!(
-            peers_of(&node.address).await,
-            others,
-            "peers of {}",
-            node.id
-        );
+        assert_knows_all_others(node, &all).await;
     }
 
     let (status, _): (u16, MessageBody) =
