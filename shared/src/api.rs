@@ -72,7 +72,7 @@ pub struct RegisterRequest {
     pub nodes: Vec<String>,
     /// `host:port` of each node.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(inline, value_type = Vec<String>, pattern = r"^[^:/?#@\s]+:[0-9]{1,5}$"))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<crate::address::HostPortText>))]
     pub addresses: Vec<String>,
 }
 

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::{NodeSummary, TipInfo};
+use crate::api::{NodeState, NodeSummary, TipInfo};
 use crate::hash::BlockHash;
 use crate::validation::Rejection;
 
@@ -160,5 +160,122 @@ impl Event {
             EventKind::NetworkReady { .. } => "network_ready",
             EventKind::Snapshot { .. } => "snapshot",
         }
+    }
+}
+
+impl NodeSummary {
+    /// Folds an event about this node into its summary, so the manager's
+    /// table and the explorer's rows stay current between polls in the same
+    /// way. Returns whether anything changed.
+    pub fn apply(&mut self, kind: &EventKind) -> bool {
+        let before = self.clone();
+        match kind {
+            EventKind::BlockMined { height, hash, .. }
+            | EventKind::BlockAccepted {
+                height,
+                hash,
+                active: true,
+                ..
+            } => {
+                self.height = Some(*height);
+                self.best_hash = Some(*hash);
+            }
+            EventKind::ChainReorganized {
+                new_tip,
+                new_height,
+                ..
+            } => {
+                self.height = Some(*new_height);
+                self.best_hash = Some(*new_tip);
+            }
+            EventKind::MiningStarted { .. } => self.mining = true,
+            EventKind::MiningStopped => self.mining = false,
+            EventKind::Isolated => self.isolated = true,
+            EventKind::Reconnected => self.isolated = false,
+            EventKind::NodeStopped { .. } => {
+                self.state = NodeState::Stopped;
+                self.mining = false;
+                self.hash_rate = 0.0;
+            }
+            _ => {}
+        }
+        *self != before
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary() -> NodeSummary {
+        NodeSummary {
+            id: "a".into(),
+            address: "127.0.0.1:5000".into(),
+            pid: None,
+            state: NodeState::Running,
+            height: Some(1),
+            best_hash: Some(BlockHash::ZERO),
+            mining: false,
+            hash_rate: 5.0,
+            isolated: false,
+        }
+    }
+
+    #[test]
+    fn a_new_tip_moves_height_and_hash() {
+        let hash = BlockHash::from_bytes([7; 32]);
+        let mut node = summary();
+        let mined = EventKind::BlockMined {
+            height: 2,
+            hash,
+            attempts: 1,
+            elapsed_ms: 1,
+            entries: 0,
+        };
+        assert!(node.apply(&mined));
+        assert_eq!((node.height, node.best_hash), (Some(2), Some(hash)));
+
+        let other = BlockHash::from_bytes([8; 32]);
+        let side = EventKind::BlockAccepted {
+            height: 3,
+            hash: other,
+            previous_hash: hash,
+            from: None,
+            active: false,
+        };
+        assert!(
+            !node.apply(&side),
+            "a block off the best chain is no new tip"
+        );
+        let reorg = EventKind::ChainReorganized {
+            old_tip: hash,
+            new_tip: other,
+            depth: 1,
+            fork_height: 1,
+            new_height: 3,
+        };
+        assert!(node.apply(&reorg));
+        assert_eq!((node.height, node.best_hash), (Some(3), Some(other)));
+    }
+
+    #[test]
+    fn switches_and_stopping() {
+        let mut node = summary();
+        assert!(node.apply(&EventKind::MiningStarted {
+            mode: MiningMode::Continuous
+        }));
+        assert!(node.mining);
+        assert!(node.apply(&EventKind::Isolated));
+        assert!(node.isolated);
+        assert!(node.apply(&EventKind::Reconnected));
+        assert!(!node.isolated);
+        assert!(node.apply(&EventKind::NodeStopped {
+            address: node.address.clone(),
+            outcome: "exited 0".into(),
+        }));
+        assert_eq!(node.state, NodeState::Stopped);
+        assert!(!node.mining);
+        assert_eq!(node.hash_rate, 0.0);
+        assert!(!node.apply(&EventKind::ShuttingDown));
     }
 }

@@ -2,6 +2,7 @@
 //! the browser explorer must agree on, with no I/O, no clocks and no async
 //! runtime, so it builds natively and for `wasm32-unknown-unknown` alike.
 //!
+//! - [`address`]: `host:port`, parsed and checked in one place.
 //! - [`api`]: request and response bodies of the node's and manager's HTTP APIs.
 //! - [`events`]: the events nodes and the manager stream over WebSocket.
 //! - [`hash`]: SHA-256d and the hash newtypes ([`BlockHash`], [`MerkleRoot`],
@@ -21,6 +22,7 @@
 //! - [`template`]: the next block a miner works on, and helpers that grow
 //!   valid chains for tests and tools.
 
+pub mod address;
 pub mod api;
 pub mod block;
 pub mod entry;

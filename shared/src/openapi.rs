@@ -62,3 +62,19 @@ hex_schema!(
     8,
     "Compact target (bits), 8 hex digits as Bitcoin shows them"
 );
+
+impl PartialSchema for crate::address::HostPortText {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("A node's address, host:port"))
+            .pattern(Some(crate::address::HOST_PORT_PATTERN))
+            .into()
+    }
+}
+
+impl ToSchema for crate::address::HostPortText {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("HostPort")
+    }
+}

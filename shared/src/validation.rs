@@ -85,6 +85,18 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// Whether the block is invalid for good, so a node may remember it as
+    /// invalid and refuse it unchecked next time. A block from the future
+    /// may become valid later; a wrong stated hash says nothing about the
+    /// real block with that header.
+    pub fn is_permanent(&self) -> bool {
+        !matches!(
+            self,
+            Self::TimestampTooFarAhead { .. }
+                | Self::BadEncoding(EncodingError::HashMismatch { .. })
+        )
+    }
+
     /// A short plain-words reason, for activity feeds.
     pub fn summary(&self) -> &'static str {
         match self {

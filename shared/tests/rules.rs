@@ -442,3 +442,43 @@ fn the_first_retarget_ignores_the_genesis_time() {
     assert_eq!(chain[4].header.bits, params.initial_bits);
     validate_chain(&params, &chain, now + 1).unwrap();
 }
+
+#[test]
+fn only_a_future_timestamp_and_a_wrong_stated_hash_are_not_permanent() {
+    let hash = BlockHash::ZERO;
+    let transient = [
+        Rejection::TimestampTooFarAhead {
+            timestamp: 2,
+            limit: 1,
+        },
+        Rejection::BadEncoding(EncodingError::HashMismatch {
+            stated: hash,
+            computed: hash,
+        }),
+    ];
+    for reason in &transient {
+        assert!(!reason.is_permanent(), "{reason}");
+    }
+    let permanent = [
+        Rejection::BadEncoding(EncodingError::NoEntries),
+        Rejection::WrongIndex {
+            expected: 1,
+            found: 2,
+        },
+        Rejection::HashAboveTarget {
+            hash,
+            target: Target::MAX,
+        },
+        Rejection::TimestampNotAfterMedian {
+            timestamp: 1,
+            median: 1,
+        },
+        Rejection::WrongMerkleRoot {
+            expected: MerkleRoot::ZERO,
+            found: MerkleRoot::ZERO,
+        },
+    ];
+    for reason in &permanent {
+        assert!(reason.is_permanent(), "{reason}");
+    }
+}
