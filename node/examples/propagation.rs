@@ -11,13 +11,12 @@
 //! cargo run --release -p node --example propagation -- --chain regtest --grow 10000 --blocks 100
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::Parser;
 use futures_util::StreamExt;
+use node::testing::TestNode;
 use shared::api::{MinedBody, NodeIdBody, RegisterRequest, StatusBody};
 use shared::events::{Event, EventKind};
 use shared::{BlockHash, Preset};
@@ -39,53 +38,15 @@ struct Args {
     grow: usize,
 }
 
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let node_bin = std::env::current_exe()?
-        .parent()
-        .and_then(|examples| examples.parent())
-        .map(|dir| dir.join("node"))
-        .context("no target dir")?;
-    if !node_bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        eprintln!("building the node binary (release)…");
-        let status = Command::new(cargo)
-            .args(["build", "--release", "-p", "node"])
-            .status()?;
-        if !status.success() {
-            bail!("cargo build -p node failed");
-        }
+    // Each TestNode is killed when dropped, also on an early error.
+    let mut nodes = Vec::new();
+    for _ in 0..args.nodes {
+        nodes.push(TestNode::start_with(&["--chain", args.chain.name()]));
     }
-    let data = tempfile::tempdir()?;
-    let mut procs = Vec::new();
-    let mut addresses = Vec::new();
-    for i in 0..args.nodes {
-        let mut child = Command::new(&node_bin)
-            .args(["-p", "0", "--chain", args.chain.name(), "--data-dir"])
-            .arg(data.path().join(format!("node-{i}")))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
-        let address = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .context("no listening line")?
-            .to_owned();
-        addresses.push(address);
-        procs.push(Proc(child));
-    }
+    let addresses: Vec<String> = nodes.iter().map(|n| n.address.clone()).collect();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(600))
         .build()?;
@@ -209,7 +170,7 @@ async fn main() -> Result<()> {
     for address in &addresses {
         let _ = http.post(format!("http://{address}/shutdown")).send().await;
     }
-    drop(procs);
+    drop(nodes);
     Ok(())
 }
 

@@ -594,7 +594,7 @@ async fn stream_events(
             let event = match event {
                 Ok(event) => event,
                 Err(RecvError::Lagged(count)) => Event {
-                    at: crate::events::now_ms(),
+                    at: crate::clock::now_ms(),
                     node: Some(node.id.clone()),
                     kind: EventKind::EventsDropped { count },
                 },

@@ -22,7 +22,7 @@ impl EventBus {
 
     pub fn emit(&self, kind: EventKind) {
         let event = Event {
-            at: now_ms(),
+            at: crate::clock::now_ms(),
             node: Some(self.node_id.clone()),
             kind,
         };
@@ -33,11 +33,4 @@ impl EventBus {
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.sender.subscribe()
     }
-}
-
-/// Milliseconds since the Unix epoch, the unit of every timestamp here.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }

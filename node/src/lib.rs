@@ -1,6 +1,8 @@
 //! A proof-of-work node of the powplay playground.
 //!
 //! - [`config`]: the command line.
+//! - [`clock`]: the wall clock (`shared` takes time as an argument).
+//! - [`token`]: random node ids and bearer tokens.
 //! - [`chain`]: the block tree — every valid block, headers-only entries,
 //!   invalid blocks and orphans — and the best tip by most work.
 //! - [`store`]: the redb database under `--data-dir` (blocks, id, peers).
@@ -11,12 +13,15 @@
 //! - [`events`]: the broadcast bus behind `GET /events`.
 //! - [`api`]: the HTTP routes and handlers, and the OpenAPI document.
 //! - [`error`]: every failure as JSON with the right status.
+//! - `testing` (feature `testing`): helpers for tests that run real
+//!   processes, shared by every crate's tests.
 //!
 //! [`run`] binds, restores the store, starts the miner and serves until
 //! `/shutdown`, Ctrl-C or SIGTERM.
 
 pub mod api;
 pub mod chain;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod events;
@@ -24,13 +29,15 @@ pub mod miner;
 pub mod node;
 pub mod peers;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod token;
 
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use rand::Rng;
 
 pub use config::Config;
 
@@ -62,7 +69,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         (Some(token), _) => Some(token.clone()),
         (None, true) => None,
         (None, false) => {
-            let token = random_hex(16);
+            let token = token::random_hex_id();
             eprintln!("binding {} needs a token; generated: {token}", config.host);
             Some(token)
         }
@@ -73,7 +80,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let id = match store.get_meta(NODE_ID_KEY)? {
         Some(id) => id,
         None => {
-            let id = random_hex(16);
+            let id = token::random_hex_id();
             store.set_meta(NODE_ID_KEY, &id)?;
             id
         }
@@ -124,13 +131,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     node.miner.shut_down();
     tracing::info!("node stopped");
     Ok(())
-}
-
-fn random_hex(bytes: usize) -> String {
-    let mut rng = rand::rng();
-    (0..bytes)
-        .map(|_| format!("{:02x}", rng.random::<u8>()))
-        .collect()
 }
 
 fn spawn_resync(node: Arc<Node>) {

@@ -16,8 +16,9 @@ use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
 use crate::chain::{BlockTree, Inserted, Offer, Verdict};
+use crate::clock::now_ms;
 use crate::error::ApiError;
-use crate::events::{EventBus, now_ms};
+use crate::events::EventBus;
 use crate::miner::Miner;
 use crate::peers::Peers;
 use crate::store::Store;

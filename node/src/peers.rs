@@ -145,7 +145,7 @@ impl Peers {
         };
         if ok {
             peer.state = PeerState::Reachable;
-            peer.last_seen = Some(crate::events::now_ms());
+            peer.last_seen = Some(crate::clock::now_ms());
             false
         } else {
             let was = peer.state;

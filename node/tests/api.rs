@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Events, TestNode};
+use common::{EventStream, TestNode};
 use serde_json::json;
 use shared::api::{ChainBody, ErrorBody, InvalidChainBody, ReplaceChainResponse};
 use shared::events::EventKind;
@@ -133,7 +133,7 @@ async fn register_accepts_both_forms_and_refuses_missing_nodes() {
 #[tokio::test]
 async fn malformed_and_mistyped_bodies_are_4xx_json() {
     let node = TestNode::start();
-    let client = common::client();
+    let client = common::http_client();
     for path in [
         "/chain/replace",
         "/nodes/register",
@@ -189,7 +189,7 @@ async fn oversized_bodies_get_413() {
 #[tokio::test]
 async fn unknown_hashes_bad_hashes_and_bad_locators() {
     let node = TestNode::start();
-    let client = common::client();
+    let client = common::http_client();
     let unknown = "ab".repeat(32);
     let response = client
         .get(node.url(&format!("/blocks/{unknown}")))
@@ -242,7 +242,7 @@ async fn headers_after_a_locator_and_blocks_by_hash() {
 #[tokio::test]
 async fn an_invalid_pushed_block_is_refused_with_its_reason() {
     let node = TestNode::start();
-    let mut events = Events::subscribe(&node).await;
+    let mut events = EventStream::of_node(&node).await;
     let mut chain = local_chain(1);
     let mut block = chain.pop().unwrap();
     block.header.timestamp = u64::MAX / 2;
@@ -251,9 +251,10 @@ async fn an_invalid_pushed_block_is_refused_with_its_reason() {
     assert_eq!(status, 422);
     assert!(error.contains("timestamp too far in the future"), "{error}");
     let rejected = events
-        .until(|e| matches!(e.kind, EventKind::BlockRejected { .. }))
-        .await
-        .expect("block_rejected");
+        .wait_for("block_rejected", |e| {
+            matches!(e.kind, EventKind::BlockRejected { .. })
+        })
+        .await;
     let EventKind::BlockRejected { summary, hash, .. } = rejected.kind else {
         unreachable!()
     };
@@ -266,7 +267,7 @@ async fn an_invalid_pushed_block_is_refused_with_its_reason() {
 async fn a_token_guards_mutating_endpoints_only() {
     let dir = tempfile::tempdir().unwrap();
     let node = TestNode::start_in(dir.path(), &["--token", "s3cret"]);
-    let client = common::client();
+    let client = common::http_client();
     let response = client.post(node.url("/mining/stop")).send().await.unwrap();
     assert_eq!(error_of(response).await.0, 401);
     let response = client

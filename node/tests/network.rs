@@ -3,7 +3,12 @@
 
 mod common;
 
-use common::{Events, TestNode, connect_all, converged};
+use std::time::Duration;
+
+use common::{EventStream, TestNode, UnreadEvents, connect_all, converge, wait_until};
+
+/// Pause between polls in `wait_until`.
+const STEP: Duration = Duration::from_millis(100);
 use futures_util::StreamExt;
 use shared::events::EventKind;
 
@@ -14,17 +19,11 @@ async fn two_nodes_converge_after_mining_on_both() {
     for _ in 0..3 {
         nodes[0].mine().await;
     }
-    assert!(
-        converged(&nodes, 3).await,
-        "the second node did not follow the first"
-    );
+    converge("the second node did not follow the first", &nodes, 3).await;
     for _ in 0..2 {
         nodes[1].mine().await;
     }
-    assert!(
-        converged(&nodes, 5).await,
-        "the first node did not follow the second"
-    );
+    converge("the first node did not follow the second", &nodes, 5).await;
     let id = nodes[1].id().await;
     let peers = nodes[0].status().await.peers;
     assert_eq!(peers.len(), 1);
@@ -45,20 +44,16 @@ async fn six_nodes_converge() {
     }
     // Equal-work tips stay split (first seen wins) until a heavier block
     // arrives, as in Bitcoin: once the heights agree, one more block settles it.
-    let same_height = common::eventually(100, || async {
+    wait_until("the nodes to reach the same height", 100, STEP, || async {
         let mut heights = Vec::new();
         for node in &nodes {
             heights.push(node.status().await.height);
         }
-        heights.windows(2).all(|w| w[0] == w[1])
+        heights.windows(2).all(|w| w[0] == w[1]).then_some(())
     })
     .await;
-    assert!(same_height, "the nodes did not reach the same height");
     let settled = nodes[0].mine().await;
-    assert!(
-        converged(&nodes, settled).await,
-        "six nodes did not agree on one tip"
-    );
+    converge("six nodes did not agree on one tip", &nodes, settled).await;
 }
 
 #[tokio::test]
@@ -66,9 +61,9 @@ async fn a_healed_partition_reorganizes_the_lighter_side() {
     let nodes = [TestNode::start(), TestNode::start()];
     connect_all(&nodes).await;
     nodes[0].mine().await;
-    assert!(converged(&nodes, 1).await);
+    converge("convergence", &nodes, 1).await;
 
-    let mut lighter_events = Events::subscribe(&nodes[1]).await;
+    let mut lighter_events = EventStream::of_node(&nodes[1]).await;
     for node in &nodes {
         assert!(node.post("/network/isolate").await.status().is_success());
     }
@@ -83,11 +78,12 @@ async fn a_healed_partition_reorganizes_the_lighter_side() {
     for node in &nodes {
         assert!(node.post("/network/reconnect").await.status().is_success());
     }
-    assert!(converged(&nodes, 4).await, "the partition did not heal");
+    converge("the partition did not heal", &nodes, 4).await;
     let reorg = lighter_events
-        .until(|e| matches!(e.kind, EventKind::ChainReorganized { .. }))
-        .await
-        .expect("a chain_reorganized event on the lighter node");
+        .wait_for("a chain_reorganized event on the lighter node", |e| {
+            matches!(e.kind, EventKind::ChainReorganized { .. })
+        })
+        .await;
     let EventKind::ChainReorganized {
         old_tip,
         new_tip,
@@ -129,18 +125,20 @@ async fn a_healed_partition_reorganizes_the_lighter_side() {
 async fn a_subscriber_sees_block_mined_then_the_peers_block_accepted() {
     let nodes = [TestNode::start(), TestNode::start()];
     connect_all(&nodes).await;
-    let mut miner_events = Events::subscribe(&nodes[0]).await;
-    let mut peer_events = Events::subscribe(&nodes[1]).await;
+    let mut miner_events = EventStream::of_node(&nodes[0]).await;
+    let mut peer_events = EventStream::of_node(&nodes[1]).await;
     let height = nodes[0].mine().await;
 
     let mined = miner_events
-        .until(|e| matches!(e.kind, EventKind::BlockMined { .. }))
-        .await
-        .expect("block_mined");
+        .wait_for("block_mined", |e| {
+            matches!(e.kind, EventKind::BlockMined { .. })
+        })
+        .await;
     let accepted = peer_events
-        .until(|e| matches!(e.kind, EventKind::BlockAccepted { .. }))
-        .await
-        .expect("block_accepted on the peer");
+        .wait_for("block_accepted on the peer", |e| {
+            matches!(e.kind, EventKind::BlockAccepted { .. })
+        })
+        .await;
     let (
         EventKind::BlockMined {
             hash: mined_hash,
@@ -174,42 +172,49 @@ async fn entries_are_relayed_and_mined_into_the_next_block() {
         )
         .await;
     assert_eq!(response.status(), 201);
-    let relayed = common::eventually(50, || async {
+    wait_until("the entry to reach the peer", 50, STEP, || async {
         let pending: shared::api::PendingEntriesBody = nodes[1].get("/entries/pending").await;
-        pending.entries == ["hello, chain"]
+        (pending.entries == ["hello, chain"]).then_some(())
     })
     .await;
-    assert!(relayed, "the entry did not reach the peer");
 
     let mined: shared::api::MinedBody = nodes[1].get("/mine").await;
     assert_eq!(mined.block.entries[1], shared::Entry::data("hello, chain"));
-    assert!(converged(&nodes, 1).await);
-    let emptied = common::eventually(50, || async {
-        let pending: shared::api::PendingEntriesBody = nodes[0].get("/entries/pending").await;
-        pending.entries.is_empty()
-    })
+    converge("convergence", &nodes, 1).await;
+    wait_until(
+        "the mined entry to leave the other node's pool",
+        50,
+        STEP,
+        || async {
+            let pending: shared::api::PendingEntriesBody = nodes[0].get("/entries/pending").await;
+            pending.entries.is_empty().then_some(())
+        },
+    )
     .await;
-    assert!(emptied, "the mined entry stayed pending on the other node");
 }
 
 #[tokio::test]
 async fn continuous_mining_starts_and_stops_with_events() {
     let node = TestNode::start();
-    let mut events = Events::subscribe(&node).await;
+    let mut events = EventStream::of_node(&node).await;
     assert!(node.post("/mining/start").await.status().is_success());
-    let grew = common::eventually(100, || async { node.status().await.height >= 2 }).await;
-    assert!(grew, "continuous mining did not produce blocks");
+    wait_until("continuous mining to produce blocks", 100, STEP, || async {
+        (node.status().await.height >= 2).then_some(())
+    })
+    .await;
     assert!(node.status().await.mining);
     assert!(node.post("/mining/stop").await.status().is_success());
     assert!(!node.status().await.mining);
-    let started = events
-        .until(|e| matches!(e.kind, EventKind::MiningStarted { .. }))
+    events
+        .wait_for("mining_started", |e| {
+            matches!(e.kind, EventKind::MiningStarted { .. })
+        })
         .await;
-    assert!(started.is_some());
-    let stopped = events
-        .until(|e| matches!(e.kind, EventKind::MiningStopped))
+    events
+        .wait_for("mining_stopped", |e| {
+            matches!(e.kind, EventKind::MiningStopped)
+        })
         .await;
-    assert!(stopped.is_some());
 }
 
 #[tokio::test]
@@ -217,7 +222,7 @@ async fn an_unreachable_peer_neither_fails_mining_nor_sync() {
     let nodes = [TestNode::start(), TestNode::start()];
     connect_all(&nodes).await;
     // Subscribe first: registering starts a sync with the peer at once.
-    let mut events = Events::subscribe(&nodes[0]).await;
+    let mut events = EventStream::of_node(&nodes[0]).await;
     // A peer that is not there: nothing listens on port 1.
     let dead = serde_json::json!({ "nodes": ["ghost"], "addresses": ["127.0.0.1:1"] });
     assert_eq!(
@@ -227,14 +232,12 @@ async fn an_unreachable_peer_neither_fails_mining_nor_sync() {
     for _ in 0..2 {
         nodes[0].mine().await;
     }
-    assert!(converged(&nodes, 2).await, "the live peer missed blocks");
-    let unreachable = events
-        .until(|e| matches!(&e.kind, EventKind::PeerUnreachable { address, .. } if address == "127.0.0.1:1"))
+    converge("the live peer missed blocks", &nodes, 2).await;
+    events
+        .wait_for("peer_unreachable for the dead peer", |e| {
+            matches!(&e.kind, EventKind::PeerUnreachable { address, .. } if address == "127.0.0.1:1")
+        })
         .await;
-    assert!(
-        unreachable.is_some(),
-        "no peer_unreachable event for the dead peer"
-    );
     let peers = nodes[0].status().await.peers;
     let ghost = peers
         .iter()
@@ -263,7 +266,7 @@ async fn mining_restarts_on_a_better_chain_that_arrives_meanwhile() {
         let node = TestNode::start_in(dir.path(), &["--chain", "default"]);
         let url = node.url("/mine");
         let mining = tokio::spawn(async move {
-            let body: shared::api::MinedBody = common::client()
+            let body: shared::api::MinedBody = common::http_client()
                 .get(url)
                 .send()
                 .await
@@ -273,7 +276,10 @@ async fn mining_restarts_on_a_better_chain_that_arrives_meanwhile() {
                 .unwrap();
             body.block
         });
-        assert!(common::eventually(100, || async { node.status().await.mining }).await);
+        wait_until("the node to start mining", 100, STEP, || async {
+            node.status().await.mining.then_some(())
+        })
+        .await;
         let response = node
             .post_json("/chain/replace", &serde_json::json!({ "chain": better }))
             .await;
@@ -294,11 +300,11 @@ async fn mining_restarts_on_a_better_chain_that_arrives_meanwhile() {
 #[tokio::test]
 async fn a_slow_subscriber_is_dropped_behind_not_waited_for() {
     let node = TestNode::start();
-    let mut stalled = Events::subscribe(&node).await;
+    let mut stalled = UnreadEvents::connect(&format!("ws://{}/events", node.address)).await;
     // ~12 MB of entry_added events: far more than the event buffer and the
     // socket buffers hold while nobody reads.
     let payload = "x".repeat(1000);
-    let client = common::client();
+    let client = common::http_client();
     let url = node.url("/entries");
     let posts = futures_util::stream::iter(0..12_000)
         .map(|i| {
@@ -324,9 +330,10 @@ async fn a_slow_subscriber_is_dropped_behind_not_waited_for() {
         "the node stopped answering"
     );
     let dropped = stalled
-        .until(|e| matches!(e.kind, EventKind::EventsDropped { .. }))
-        .await
-        .expect("an events_dropped notice");
+        .wait_for("an events_dropped notice", |e| {
+            matches!(e.kind, EventKind::EventsDropped { .. })
+        })
+        .await;
     let EventKind::EventsDropped { count } = dropped.kind else {
         unreachable!()
     };
