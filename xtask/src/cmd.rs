@@ -30,6 +30,25 @@ pub fn enter_workspace_root() -> Result<()> {
         .with_context(|| format!("cannot enter the workspace root {}", root.display()))
 }
 
+/// Where cargo puts build output: `$CARGO_TARGET_DIR`, else `target` in
+/// the workspace; always absolute.
+pub fn target_dir() -> PathBuf {
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|dir| !dir.is_empty())
+        .map_or_else(|| PathBuf::from("target"), PathBuf::from);
+    if dir.is_absolute() {
+        dir
+    } else {
+        workspace_root().join(dir)
+    }
+}
+
+/// Where xtask puts the tools it installs from npm and PyPI (links to their
+/// programs), so they never touch the system's Python or Node setup.
+pub fn tools_bin_dir() -> PathBuf {
+    target_dir().join("tools").join("bin")
+}
+
 /// Where `cargo install` and rustup put programs: `$CARGO_HOME/bin`, else
 /// `$HOME/.cargo/bin`.
 fn cargo_bin_dir() -> Option<PathBuf> {
@@ -40,21 +59,23 @@ fn cargo_bin_dir() -> Option<PathBuf> {
     non_empty("HOME").map(|home| PathBuf::from(home).join(".cargo").join("bin"))
 }
 
-/// The PATH children get: the cargo bin directory, then the inherited PATH.
+/// The PATH children get: xtask's tools directory, the cargo bin
+/// directory, then the inherited PATH.
 fn child_path() -> &'static OsStr {
     static PATH: OnceLock<OsString> = OnceLock::new();
     PATH.get_or_init(|| {
         let inherited = std::env::var_os("PATH").unwrap_or_default();
-        let Some(bin) = cargo_bin_dir() else {
-            return inherited;
-        };
-        let rest = std::env::split_paths(&inherited).filter(|dir| *dir != bin);
-        std::env::join_paths(std::iter::once(bin.clone()).chain(rest)).unwrap_or(inherited)
+        let first: Vec<PathBuf> = std::iter::once(tools_bin_dir())
+            .chain(cargo_bin_dir())
+            .collect();
+        let rest = std::env::split_paths(&inherited).filter(|dir| !first.contains(dir));
+        std::env::join_paths(first.iter().cloned().chain(rest)).unwrap_or(inherited)
     })
 }
 
-/// A [`Command`] for `program`, with the cargo bin directory first on its PATH
-/// (which is also where `program` itself is looked up).
+/// A [`Command`] for `program`, with xtask's tools and the cargo bin
+/// directory first on its PATH (which is also where `program` itself is
+/// looked up).
 pub fn new(program: impl AsRef<OsStr>) -> Command {
     let mut command = Command::new(program);
     command.env("PATH", child_path());

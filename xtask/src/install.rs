@@ -247,12 +247,7 @@ fn apt_get(root: bool, args: &[&str]) -> std::process::Command {
 /// always runs.
 pub fn axe_core() -> Result<PathBuf> {
     const VERSION: &str = "4.14.1";
-    let target = crate::up::target_dir();
-    let prefix = if target.is_absolute() {
-        target.join("axe")
-    } else {
-        cmd::workspace_root().join(target).join("axe")
-    };
+    let prefix = cmd::target_dir().join("axe");
     let script = prefix.join("node_modules/axe-core/axe.min.js");
     if script.exists() {
         say(&format!("axe-core {VERSION} already installed"));
@@ -281,4 +276,53 @@ pub fn axe_core() -> Result<PathBuf> {
         );
     }
     Ok(script)
+}
+
+/// `openapi-spec-validator` from PyPI, which the node's and the manager's
+/// tests run on their `/openapi.json`. It goes into a virtual environment
+/// under `target/tools`, since Debian's Python refuses `pip install` into
+/// the system (PEP 668); `python3-venv` comes from Debian when missing.
+pub fn openapi_spec_validator() -> Result<()> {
+    const VERSION: &str = "0.9.0";
+    const PROGRAM: &str = "openapi-spec-validator";
+    let link = cmd::tools_bin_dir().join(PROGRAM);
+    if cmd::probe(&link.to_string_lossy(), &["--version"]).is_some() {
+        say(&format!("{PROGRAM} {VERSION} already installed"));
+        return Ok(());
+    }
+    let venv = cmd::target_dir().join("tools").join("venv");
+    if cmd::probe("python3", &["-m", "venv", "--help"]).is_none()
+        || cmd::probe("python3", &["-m", "ensurepip", "--version"]).is_none()
+    {
+        apt_install(
+            &["python3", "python3-venv"],
+            "for openapi-spec-validator; takes a minute",
+        )?;
+    }
+    say(&format!(
+        "installing {PROGRAM} {VERSION} into {} (pip, takes seconds)",
+        venv.display()
+    ));
+    cmd::run(cmd::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    cmd::run(
+        cmd::new(venv.join("bin").join("pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .arg(format!("{PROGRAM}=={VERSION}")),
+    )?;
+    link_tool(&venv.join("bin").join(PROGRAM), &link)
+}
+
+/// Puts a link to `program` in xtask's tools directory, which is first on
+/// the PATH of everything xtask runs.
+fn link_tool(program: &Path, link: &Path) -> Result<()> {
+    if !program.exists() {
+        bail!(
+            "the install finished, but {} does not exist",
+            program.display()
+        );
+    }
+    std::fs::create_dir_all(cmd::tools_bin_dir())?;
+    let _ = std::fs::remove_file(link);
+    std::os::unix::fs::symlink(program, link)?;
+    Ok(())
 }

@@ -175,6 +175,7 @@ pub fn run() -> Result<()> {
     install::chromium()?;
     install::firefox()?;
     let axe = install::axe_core()?;
+    install::openapi_spec_validator()?;
 
     let steps = steps(&axe);
     let total = steps.len();

@@ -3,7 +3,7 @@
 
 use crate::{cmd, install};
 use anyhow::Result;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The explorer's trunk entry point; until it exists there is nothing to bundle.
 pub const EXPLORER_INDEX: &str = "explorer/index.html";
@@ -19,13 +19,6 @@ pub struct Args {
     /// First port for the nodes (passed to the manager as --node-port)
     #[arg(long, default_value_t = 5000)]
     node_port: u16,
-}
-
-/// Where cargo puts build output: `$CARGO_TARGET_DIR`, else `target`.
-pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .filter(|dir| !dir.is_empty())
-        .map_or_else(|| PathBuf::from("target"), PathBuf::from)
 }
 
 pub fn run(args: &Args) -> Result<()> {
@@ -51,7 +44,7 @@ pub fn run(args: &Args) -> Result<()> {
         println!("==> {EXPLORER_INDEX} does not exist yet: nothing to build for the explorer");
     }
 
-    let mut manager = cmd::new(target_dir().join("release").join("manager"));
+    let mut manager = cmd::new(cmd::target_dir().join("release").join("manager"));
     manager
         .arg("-p")
         .arg(args.port.to_string())
