@@ -14,6 +14,8 @@
 //!   data entries users submit.
 //! - [`merkle`]: the merkle root over entry hashes (Bitcoin's odd-count rule).
 //! - [`block`]: [`Block`] with its JSON shape and binary encoding.
+//! - [`p2p`]: the peer-to-peer messages, their binary encoding and limits,
+//!   and the handshake rules.
 //! - [`params`]: [`ChainParams`] and their presets, including the genesis block.
 //! - [`validation`]: the consensus rules, one error variant per reason;
 //!   `now` is always passed in by the caller.
@@ -32,6 +34,7 @@ pub mod header;
 pub mod merkle;
 #[cfg(feature = "openapi")]
 mod openapi;
+pub mod p2p;
 pub mod params;
 pub mod pow;
 pub mod target;

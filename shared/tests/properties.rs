@@ -1,10 +1,12 @@
-//! Property tests: encodings round-trip, and no single flipped bit of a
-//! valid chain's blocks survives decoding plus validation.
+//! Property tests: encodings round-trip, no single flipped bit of a valid
+//! chain's blocks survives decoding plus validation, and the peer-message
+//! decoder takes nothing a peer may not send.
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
+use shared::p2p::{self, Hello, Message, WireError};
 use shared::{
     Block, BlockHash, ChainParams, CompactTarget, Entry, Header, MerkleRoot, Preset, extend_chain,
     solve, validate_chain,
@@ -106,6 +108,77 @@ proptest! {
             let error = validate_chain(params, &tampered, *now);
             prop_assert!(error.is_err(), "flipping bit {} of block {} went unnoticed", bit, which);
             prop_assert_eq!(error.unwrap_err().index, which as u64);
+        }
+    }
+}
+
+fn any_hash() -> impl Strategy<Value = p2p::WireHash> {
+    any::<[u8; 32]>().prop_map(|bytes| BlockHash::from_bytes(bytes).into())
+}
+
+fn any_message() -> impl Strategy<Value = Message> {
+    prop_oneof![
+        (
+            any::<[u8; 32]>(),
+            "[a-f0-9]{1,32}",
+            1u16..,
+            any::<u64>(),
+            any::<[u8; 32]>()
+        )
+            .prop_map(|(params, node_id, port, best_height, best_work)| {
+                let mut hello = Hello::new(
+                    &Preset::Regtest.params(),
+                    &node_id,
+                    &format!("127.0.0.1:{port}"),
+                    best_height,
+                    shared::Work::from_be_bytes(best_work),
+                );
+                hello.params = params;
+                Message::Hello(hello)
+            }),
+        ".{0,40}".prop_map(|reason| Message::Reject { reason }),
+        prop::collection::vec(any_header(), 0..20).prop_map(|headers| Message::Headers {
+            headers: headers.into_iter().map(Into::into).collect()
+        }),
+        prop::collection::vec(any_hash(), 0..40)
+            .prop_map(|locator| Message::GetHeaders { locator }),
+        prop::collection::vec(any_hash(), 0..40).prop_map(|hashes| Message::GetBlocks { hashes }),
+        prop::collection::vec(any_hash(), 0..40).prop_map(|hashes| Message::NotFound { hashes }),
+        any_block().prop_map(|block| Message::Block {
+            block: block.into()
+        }),
+        ".{0,100}".prop_map(|data| Message::Entry { data }),
+        any::<u64>().prop_map(|nonce| Message::Ping { nonce }),
+        any::<u64>().prop_map(|nonce| Message::Pong { nonce }),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn peer_messages_round_trip(message in any_message()) {
+        let frame = p2p::encode(&message);
+        prop_assert_eq!(p2p::decode(&frame).unwrap(), message);
+    }
+
+    #[test]
+    fn a_truncated_frame_is_refused(message in any_message(), cut in any::<prop::sample::Index>()) {
+        let frame = p2p::encode(&message);
+        let keep = cut.index(frame.len());
+        prop_assert!(p2p::decode(&frame[..keep]).is_err(), "{} of {} bytes decoded", keep, frame.len());
+    }
+
+    #[test]
+    fn a_frame_with_bytes_after_the_message_is_refused(message in any_message(), extra in prop::collection::vec(any::<u8>(), 1..8)) {
+        let mut frame = p2p::encode(&message);
+        frame.extend(extra);
+        prop_assert!(matches!(p2p::decode(&frame), Err(WireError::Undecodable(_))));
+    }
+
+    #[test]
+    fn random_bytes_never_panic_the_peer_decoder(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+        if let Ok(message) = p2p::decode(&bytes) {
+            // Whatever decodes is a message within the limits, and stays itself.
+            prop_assert_eq!(p2p::decode(&p2p::encode(&message)).unwrap(), message);
         }
     }
 }
