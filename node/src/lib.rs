@@ -2,6 +2,8 @@
 //!
 //! - [`config`]: the command line.
 //! - [`clock`]: the wall clock (`shared` takes time as an argument).
+//! - [`conditions`]: link conditions (latency, jitter, loss, bandwidth,
+//!   down) as a release schedule for what a node sends over a link.
 //! - [`token`]: random node ids and bearer tokens.
 //! - [`chain`]: the block tree — every valid block, headers-only entries,
 //!   invalid blocks and orphans — and the best tip by most work.
@@ -22,6 +24,7 @@
 pub mod api;
 pub mod chain;
 pub mod clock;
+pub mod conditions;
 pub mod config;
 pub mod error;
 pub mod events;

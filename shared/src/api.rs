@@ -258,3 +258,154 @@ pub struct ShutdownReport {
     /// Addresses of nodes that had to be killed.
     pub killed: Vec<String>,
 }
+
+/// What a node does to the messages it sends over one peer link: the lab's
+/// stand-in for netem, applied the same on any host.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LinkConditions {
+    /// One-way delay added to every message, in ms.
+    pub latency_ms: u64,
+    /// Extra delay drawn uniformly from 0 to this, in ms; order is kept.
+    pub jitter_ms: u64,
+    /// Chance from 0 to 1 that a whole message is dropped.
+    pub loss: f64,
+    /// Link speed in kbit/s, for each message's serialisation delay; 0 is
+    /// unlimited.
+    pub bandwidth_kbps: u64,
+    /// Nothing is sent or taken either way until it is up again.
+    pub down: bool,
+}
+
+impl LinkConditions {
+    /// A perfect link: what every link starts as.
+    pub const CLEAR: Self = Self {
+        latency_ms: 0,
+        jitter_ms: 0,
+        loss: 0.0,
+        bandwidth_kbps: 0,
+        down: false,
+    };
+}
+
+impl Default for LinkConditions {
+    fn default() -> Self {
+        Self::CLEAR
+    }
+}
+
+/// `POST /network/links`: the fields given change, on one link (`peer`) or
+/// on every link (no `peer`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LinkConditionsUpdate {
+    /// `host:port` of the peer; every link if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::address::HostPortText>))]
+    pub peer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1.0))]
+    pub loss: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandwidth_kbps: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub down: Option<bool>,
+}
+
+/// Why a [`LinkConditionsUpdate`] cannot be applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ConditionsError {
+    #[error("loss must be a number from 0 to 1")]
+    LossOutOfRange,
+    #[error("latency_ms and jitter_ms must be at most 600000 (ten minutes)")]
+    DelayTooLong,
+}
+
+/// Longest latency or jitter a link may be given: ten minutes.
+pub const MAX_LINK_DELAY_MS: u64 = 600_000;
+
+impl LinkConditionsUpdate {
+    /// `current` with the given fields changed, or why not.
+    pub fn applied_to(&self, current: LinkConditions) -> Result<LinkConditions, ConditionsError> {
+        if let Some(loss) = self.loss
+            && !(0.0..=1.0).contains(&loss)
+        {
+            return Err(ConditionsError::LossOutOfRange);
+        }
+        let delay_ok = |ms: Option<u64>| ms.is_none_or(|ms| ms <= MAX_LINK_DELAY_MS);
+        if !delay_ok(self.latency_ms) || !delay_ok(self.jitter_ms) {
+            return Err(ConditionsError::DelayTooLong);
+        }
+        Ok(LinkConditions {
+            latency_ms: self.latency_ms.unwrap_or(current.latency_ms),
+            jitter_ms: self.jitter_ms.unwrap_or(current.jitter_ms),
+            loss: self.loss.unwrap_or(current.loss),
+            bandwidth_kbps: self.bandwidth_kbps.unwrap_or(current.bandwidth_kbps),
+            down: self.down.unwrap_or(current.down),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_update_changes_only_the_fields_it_names() {
+        let update = LinkConditionsUpdate {
+            latency_ms: Some(300),
+            down: Some(true),
+            ..Default::default()
+        };
+        let current = LinkConditions {
+            loss: 0.5,
+            ..LinkConditions::CLEAR
+        };
+        let next = update.applied_to(current).unwrap();
+        assert_eq!(
+            next,
+            LinkConditions {
+                latency_ms: 300,
+                loss: 0.5,
+                down: true,
+                ..LinkConditions::CLEAR
+            }
+        );
+    }
+
+    #[test]
+    fn an_update_out_of_range_is_refused() {
+        for loss in [-0.1, 1.5, f64::NAN] {
+            let update = LinkConditionsUpdate {
+                loss: Some(loss),
+                ..Default::default()
+            };
+            assert_eq!(
+                update.applied_to(LinkConditions::CLEAR),
+                Err(ConditionsError::LossOutOfRange),
+                "{loss}"
+            );
+        }
+        let update = LinkConditionsUpdate {
+            jitter_ms: Some(MAX_LINK_DELAY_MS + 1),
+            ..Default::default()
+        };
+        assert_eq!(
+            update.applied_to(LinkConditions::CLEAR),
+            Err(ConditionsError::DelayTooLong)
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let parsed = serde_json::from_str::<LinkConditionsUpdate>(r#"{"latency":5}"#);
+        assert!(parsed.is_err());
+        let negative = serde_json::from_str::<LinkConditionsUpdate>(r#"{"latency_ms":-5}"#);
+        assert!(negative.is_err(), "a negative latency is not a u64");
+    }
+}
