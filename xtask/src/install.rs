@@ -11,7 +11,7 @@ pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// Must match the `wasm-bindgen` version pinned in the workspace `Cargo.toml`.
 const WASM_BINDGEN_VERSION: &str = "0.2.130";
 const TRUNK_VERSION: &str = "0.21.14";
-const CHROMIUM: &str = "/usr/bin/chromium";
+pub const CHROMIUM: &str = "/usr/bin/chromium";
 /// Where Debian's `chromium-driver` puts ChromeDriver; the wasm tests use it.
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// Debian's Firefox ESR, which geckodriver drives.
@@ -325,4 +325,36 @@ fn link_tool(program: &Path, link: &Path) -> Result<()> {
     let _ = std::fs::remove_file(link);
     std::os::unix::fs::symlink(program, link)?;
     Ok(())
+}
+
+/// Lighthouse from npm into `target/tools/lighthouse`, for `cargo xtask
+/// lighthouse`. Returns the program's path.
+pub fn lighthouse() -> Result<PathBuf> {
+    const VERSION: &str = "13.5.0";
+    let prefix = cmd::target_dir().join("tools").join("lighthouse");
+    let program = prefix.join("node_modules/.bin/lighthouse");
+    if cmd::probe(&program.to_string_lossy(), &["--version"]).is_some_and(|v| v.trim() == VERSION) {
+        say(&format!("lighthouse {VERSION} already installed"));
+        return Ok(program);
+    }
+    if cmd::probe("npm", &["--version"]).is_none() {
+        apt_install(&["npm"], "for Lighthouse; takes a minute")?;
+    }
+    say(&format!(
+        "installing lighthouse {VERSION} into {} (npm, takes a minute)",
+        prefix.display()
+    ));
+    cmd::run(
+        cmd::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&prefix)
+            .arg(format!("lighthouse@{VERSION}")),
+    )?;
+    if !program.exists() {
+        bail!(
+            "npm installed lighthouse, but {} does not exist",
+            program.display()
+        );
+    }
+    Ok(program)
 }

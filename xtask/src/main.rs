@@ -3,11 +3,13 @@
 //! - `cargo xtask up` installs what is missing, builds everything and starts the
 //!   manager with its nodes and the explorer.
 //! - `cargo xtask test` installs what is missing and runs every check and test.
+//! - `cargo xtask lighthouse` scores the explorer's page with Lighthouse.
 //!
 //! This file only parses the command line; the work lives in the modules.
 
 mod cmd;
 mod install;
+mod lighthouse;
 mod test;
 mod up;
 
@@ -33,6 +35,9 @@ enum Command {
     /// Install what is missing and run every check and test: rustfmt, clippy
     /// (native and wasm), native tests, wasm tests in headless Chromium
     Test,
+    /// Build in release, start a manager with three nodes and score the
+    /// explorer with Lighthouse (desktop); prints the scores as JSON
+    Lighthouse(lighthouse::Args),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +45,7 @@ fn main() -> ExitCode {
     let result = cmd::enter_workspace_root().and_then(|()| match cli.command {
         Command::Up(args) => up::run(&args),
         Command::Test => test::run(),
+        Command::Lighthouse(args) => lighthouse::run(&args),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -22,6 +22,27 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> Result<()> {
+    build_release()?;
+
+    let mut manager = cmd::new(cmd::target_dir().join("release").join("manager"));
+    manager
+        .arg("-p")
+        .arg(args.port.to_string())
+        .arg("-a")
+        .arg(args.nodes.to_string())
+        .arg("--node-port")
+        .arg(args.node_port.to_string());
+    println!("==> open http://127.0.0.1:{}/ in your browser", args.port);
+    println!(
+        "==> starting the manager with {} nodes (Ctrl-C to stop)",
+        args.nodes
+    );
+    Err(cmd::exec(&mut manager))
+}
+
+/// Installs the wasm tools, then builds the node and the manager (release)
+/// and the explorer (trunk, release).
+pub fn build_release() -> Result<()> {
     install::wasm_target()?;
     install::wasm_bindgen_cli()?;
     install::trunk()?;
@@ -43,19 +64,5 @@ pub fn run(args: &Args) -> Result<()> {
     } else {
         println!("==> {EXPLORER_INDEX} does not exist yet: nothing to build for the explorer");
     }
-
-    let mut manager = cmd::new(cmd::target_dir().join("release").join("manager"));
-    manager
-        .arg("-p")
-        .arg(args.port.to_string())
-        .arg("-a")
-        .arg(args.nodes.to_string())
-        .arg("--node-port")
-        .arg(args.node_port.to_string());
-    println!("==> open http://127.0.0.1:{}/ in your browser", args.port);
-    println!(
-        "==> starting the manager with {} nodes (Ctrl-C to stop)",
-        args.nodes
-    );
-    Err(cmd::exec(&mut manager))
+    Ok(())
 }
