@@ -246,36 +246,69 @@ fn apt_get(root: bool, args: &[&str]) -> std::process::Command {
 /// `axe.min.js`. npm itself comes from Debian when missing, so the audit
 /// always runs.
 pub fn axe_core() -> Result<PathBuf> {
-    const VERSION: &str = "4.14.1";
-    let prefix = cmd::target_dir().join("axe");
-    let script = prefix.join("node_modules/axe-core/axe.min.js");
-    if script.exists() {
-        say(&format!("axe-core {VERSION} already installed"));
-        return Ok(script);
+    npm_package(
+        "axe-core",
+        "4.14.1",
+        &cmd::target_dir().join("axe"),
+        "node_modules/axe-core/axe.min.js",
+        "the accessibility audit",
+    )
+}
+
+/// Lighthouse from npm into `target/tools/lighthouse`, for `cargo xtask
+/// lighthouse`. Returns the program's path.
+pub fn lighthouse() -> Result<PathBuf> {
+    npm_package(
+        "lighthouse",
+        "13.5.0",
+        &cmd::target_dir().join("tools").join("lighthouse"),
+        "node_modules/.bin/lighthouse",
+        "Lighthouse",
+    )
+}
+
+/// `package@version` from the npm registry into `prefix`, unless the
+/// `wanted` file under it is there already and the installed package is that
+/// version. npm itself comes from Debian when missing. Returns the path of
+/// `wanted`.
+fn npm_package(
+    package: &str,
+    version: &str,
+    prefix: &Path,
+    wanted: &str,
+    what_for: &str,
+) -> Result<PathBuf> {
+    let wanted = prefix.join(wanted);
+    let manifest = prefix
+        .join("node_modules")
+        .join(package)
+        .join("package.json");
+    let installed = std::fs::read_to_string(&manifest)
+        .is_ok_and(|json| json.contains(&format!("\"version\": \"{version}\"")));
+    if installed && wanted.exists() {
+        say(&format!("{package} {version} already installed"));
+        return Ok(wanted);
     }
     if cmd::probe("npm", &["--version"]).is_none() {
-        apt_install(
-            &["npm"],
-            "for axe-core, the accessibility audit; takes a minute",
-        )?;
+        apt_install(&["npm"], &format!("for {what_for}; takes a minute"))?;
     }
     say(&format!(
-        "installing axe-core {VERSION} into {} (npm, takes seconds)",
+        "installing {package} {version} into {} (npm, for {what_for})",
         prefix.display()
     ));
     cmd::run(
         cmd::new("npm")
             .args(["install", "--no-audit", "--no-fund", "--prefix"])
-            .arg(&prefix)
-            .arg(format!("axe-core@{VERSION}")),
+            .arg(prefix)
+            .arg(format!("{package}@{version}")),
     )?;
-    if !script.exists() {
+    if !wanted.exists() {
         bail!(
-            "npm installed axe-core, but {} does not exist",
-            script.display()
+            "npm installed {package}, but {} does not exist",
+            wanted.display()
         );
     }
-    Ok(script)
+    Ok(wanted)
 }
 
 /// `openapi-spec-validator` from PyPI, which the node's and the manager's
@@ -325,36 +358,4 @@ fn link_tool(program: &Path, link: &Path) -> Result<()> {
     let _ = std::fs::remove_file(link);
     std::os::unix::fs::symlink(program, link)?;
     Ok(())
-}
-
-/// Lighthouse from npm into `target/tools/lighthouse`, for `cargo xtask
-/// lighthouse`. Returns the program's path.
-pub fn lighthouse() -> Result<PathBuf> {
-    const VERSION: &str = "13.5.0";
-    let prefix = cmd::target_dir().join("tools").join("lighthouse");
-    let program = prefix.join("node_modules/.bin/lighthouse");
-    if cmd::probe(&program.to_string_lossy(), &["--version"]).is_some_and(|v| v.trim() == VERSION) {
-        say(&format!("lighthouse {VERSION} already installed"));
-        return Ok(program);
-    }
-    if cmd::probe("npm", &["--version"]).is_none() {
-        apt_install(&["npm"], "for Lighthouse; takes a minute")?;
-    }
-    say(&format!(
-        "installing lighthouse {VERSION} into {} (npm, takes a minute)",
-        prefix.display()
-    ));
-    cmd::run(
-        cmd::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--prefix"])
-            .arg(&prefix)
-            .arg(format!("lighthouse@{VERSION}")),
-    )?;
-    if !program.exists() {
-        bail!(
-            "npm installed lighthouse, but {} does not exist",
-            program.display()
-        );
-    }
-    Ok(program)
 }

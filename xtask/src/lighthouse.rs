@@ -9,7 +9,6 @@ use crate::{cmd, install, up};
 use anyhow::{Context, Result, bail};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -100,29 +99,20 @@ pub fn run(args: &Args) -> Result<()> {
 }
 
 /// Reads the manager's stdout until it says where it listens and that the
-/// network is ready; the rest of its output is drained on a thread.
+/// network is ready; the rest of its output is drained on a thread. A
+/// manager that fails exits, which ends the stream.
 fn announced_url(manager: &mut Child) -> Result<String> {
-    let stdout = manager.stdout.take().context("manager stdout")?;
-    let (lines, announced) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = lines.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut lines = BufReader::new(manager.stdout.take().context("manager stdout")?).lines();
     let mut url = None;
-    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-        let Ok(line) = announced.recv_timeout(left) else {
-            break;
-        };
+    for line in lines.by_ref().map_while(Result::ok) {
         if let Some(address) = line.trim().strip_prefix("manager listening on http://") {
             url = Some(format!("http://{}/", address.trim_end_matches('/')));
-        }
-        if line.starts_with("network ready") {
+        } else if line.starts_with("network ready") {
+            std::thread::spawn(move || lines.for_each(drop));
             return url.context("the manager said ready before saying where it listens");
         }
     }
-    bail!("the manager did not report a ready network within 120 s")
+    bail!("the manager exited before its network was ready")
 }
 
 /// One run's scores and timings as a JSON object.
