@@ -20,17 +20,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const FIRST_RETRY: Duration = Duration::from_millis(250);
 const LAST_RETRY: Duration = Duration::from_secs(5);
 
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 /// An event that happens now.
 pub fn stamp(node: Option<String>, kind: EventKind) -> Event {
     Event {
-        at: now_ms(),
+        at: node::clock::now_ms(),
         node,
         kind,
     }

@@ -67,13 +67,6 @@ pub fn init_logging() {
         .try_init();
 }
 
-/// 32 random hex digits.
-fn new_token() -> String {
-    (0..16)
-        .map(|_| format!("{:02x}", rand::random::<u8>()))
-        .collect()
-}
-
 /// A line for people and scripts that wait for it: stdout, flushed at once.
 fn announce(line: &str) {
     let mut out = std::io::stdout().lock();
@@ -83,7 +76,7 @@ fn announce(line: &str) {
 
 /// Run the manager until Ctrl-C, SIGTERM or `GET /shutdown/all`.
 pub async fn run(config: Config) -> Result<(), RunError> {
-    let token = config.needs_token().then(new_token);
+    let token = config.needs_token().then(node::token::random_hex_id);
     let shutdown = CancellationToken::new();
     let manager =
         Manager::new(&config, token.clone(), shutdown.clone()).map_err(RunError::Spawner)?;

@@ -190,7 +190,7 @@ impl Manager {
         self.inner
             .registry
             .with(slot, |entry| {
-                entry.id.clone().unwrap_or_else(|| entry.address.clone())
+                entry.id().unwrap_or(entry.address()).to_owned()
             })
             .unwrap_or_else(|| format!("#{slot}"))
     }
@@ -213,7 +213,7 @@ impl Manager {
     pub fn running_count(&self) -> usize {
         self.inner
             .registry
-            .collect(|entry| (entry.state == NodeState::Running).then_some(()))
+            .collect(|entry| (entry.state() == NodeState::Running).then_some(()))
             .len()
     }
 
@@ -241,9 +241,9 @@ impl Manager {
         let _claim = self.claim(slot)?;
         let prepared = self.inner.registry.with(slot, |entry| {
             entry.generation += 1;
-            entry.state = NodeState::Starting;
-            entry.isolated = false;
-            entry.mining = false;
+            entry.summary.state = NodeState::Starting;
+            entry.summary.isolated = false;
+            entry.summary.mining = false;
             (entry.placement.clone(), entry.generation)
         });
         let (Some(placement), generation) = prepared.unwrap_or((None, 0)) else {
@@ -261,15 +261,15 @@ impl Manager {
             Ok(launched) => launched,
             Err(err) => {
                 self.inner.registry.with(slot, |entry| {
-                    entry.state = NodeState::Stopped;
+                    entry.summary.state = NodeState::Stopped;
                 });
                 return Err(err.into());
             }
         };
-        let port = port_of(&address);
+        let port = shared::address::port_of(&address);
         self.inner.registry.with(slot, |entry| {
-            entry.address = address.clone();
-            entry.process = Some(process.clone());
+            entry.summary.address = address.clone();
+            entry.set_process(Some(process.clone()));
             if let Some(placement) = entry.placement.as_mut() {
                 // An OS-chosen port is kept: peers know the node by it, so a
                 // restart must come back on it.
@@ -295,8 +295,8 @@ impl Manager {
         };
         let follower = CancellationToken::new();
         self.inner.registry.with(slot, |entry| {
-            entry.id = Some(id.clone());
-            entry.state = NodeState::Running;
+            entry.summary.id = id.clone();
+            entry.summary.state = NodeState::Running;
             if let Some(old) = entry.follower.replace(follower.clone()) {
                 old.cancel();
             }
@@ -323,34 +323,32 @@ impl Manager {
     /// Record that the node of `generation` is gone; the first caller wins.
     fn mark_stopped(&self, slot: usize, generation: u64, outcome: &str) {
         let stopped = self.inner.registry.with(slot, |entry| {
-            if entry.generation != generation || entry.state == NodeState::Stopped {
+            if entry.generation != generation || entry.state() == NodeState::Stopped {
                 return None;
             }
-            entry.state = NodeState::Stopped;
-            entry.process = None;
-            entry.mining = false;
-            entry.hash_rate = 0.0;
+            let address = entry.address().to_owned();
+            let kind = EventKind::NodeStopped {
+                address: address.clone(),
+                outcome: outcome.to_owned(),
+            };
+            // The table folds the event the explorer gets, the same way.
+            entry.summary.apply(&kind);
+            entry.set_process(None);
             if let Some(follower) = entry.follower.take() {
                 follower.cancel();
             }
-            Some((entry.id.clone(), entry.address.clone()))
+            Some((entry.id().map(str::to_owned), address, kind))
         });
-        if let Some(Some((id, address))) = stopped {
+        if let Some(Some((id, address, kind))) = stopped {
             tracing::info!(node = id.as_deref().unwrap_or("?"), %address, %outcome, "node stopped");
-            self.emit(
-                id,
-                EventKind::NodeStopped {
-                    address,
-                    outcome: outcome.to_owned(),
-                },
-            );
+            self.emit(id, kind);
         }
     }
 
     /// `POST /nodes/attach`: a node someone else started.
     pub async fn attach(&self, address: &str) -> Result<NodeSummary, ApiError> {
         self.check_open()?;
-        let address = normalize_address(address)?;
+        let address = attach_address(address)?;
         if let Some(slot) = self.inner.registry.find(&address) {
             return Err(ApiError::Conflict(format!(
                 "{address} is already in the network as node {}",
@@ -367,8 +365,8 @@ impl Manager {
         let slot = self.inner.next_slot.fetch_add(1, Ordering::SeqCst);
         let mut entry = NodeEntry::new(slot, address.clone(), None);
         let follower = CancellationToken::new();
-        entry.id = Some(body.node.clone());
-        entry.state = NodeState::Running;
+        entry.summary.id = body.node.clone();
+        entry.summary.state = NodeState::Running;
         entry.generation = 1;
         entry.follower = Some(follower.clone());
         self.inner.registry.insert(entry);
@@ -392,8 +390,8 @@ impl Manager {
     /// Send every running node the list of all running nodes.
     pub async fn register_all(&self) {
         let nodes: Vec<(String, String)> = self.inner.registry.collect(|entry| {
-            let id = entry.id.clone()?;
-            (entry.state == NodeState::Running).then(|| (id, entry.address.clone()))
+            let id = entry.id()?.to_owned();
+            (entry.state() == NodeState::Running).then(|| (id, entry.address().to_owned()))
         });
         let request = RegisterRequest {
             nodes: nodes.iter().map(|(id, _)| id.clone()).collect(),
@@ -429,7 +427,7 @@ impl Manager {
         let (state, address) = self
             .inner
             .registry
-            .with(slot, |entry| (entry.state, entry.address.clone()))
+            .with(slot, |entry| (entry.state(), entry.address().to_owned()))
             .ok_or_else(|| ApiError::UnknownNode(key.to_owned()))?;
         match state {
             NodeState::Running | NodeState::Unreachable => Ok((slot, address)),
@@ -463,9 +461,9 @@ impl Manager {
             .registry
             .with(slot, |entry| {
                 (
-                    entry.address.clone(),
-                    entry.state,
-                    entry.process.clone(),
+                    entry.address().to_owned(),
+                    entry.state(),
+                    entry.process().cloned(),
                     entry.generation,
                 )
             })
@@ -531,7 +529,7 @@ impl Manager {
         }
         {
             let _claim = self.claim(slot)?;
-            let state = self.inner.registry.with(slot, |entry| entry.state);
+            let state = self.inner.registry.with(slot, |entry| entry.state());
             if state != Some(NodeState::Stopped) {
                 self.stop_claimed(slot).await?;
             }
@@ -548,7 +546,7 @@ impl Manager {
         self.inner.closing.store(true, Ordering::SeqCst);
         self.cancel_mining_job();
         let slots = self.inner.registry.collect(|entry| {
-            (entry.state != NodeState::Stopped || entry.process.is_some()).then_some(entry.slot)
+            (entry.state() != NodeState::Stopped || entry.process().is_some()).then_some(entry.slot)
         });
         let results = join_all(slots.iter().map(|&slot| self.stop_claimed(slot))).await;
         let mut stopped = Vec::new();
@@ -586,7 +584,7 @@ impl Manager {
         let slots = self
             .inner
             .registry
-            .collect(|entry| entry.process.is_some().then_some(entry.slot));
+            .collect(|entry| entry.process().is_some().then_some(entry.slot));
         let results = join_all(slots.iter().map(|&slot| self.stop_claimed(slot))).await;
         let killed = results
             .iter()
@@ -604,7 +602,7 @@ impl Manager {
         let Some((address, generation)) = self
             .inner
             .registry
-            .with(slot, |entry| (entry.address.clone(), entry.generation))
+            .with(slot, |entry| (entry.address().to_owned(), entry.generation))
         else {
             return;
         };
@@ -625,7 +623,7 @@ impl Manager {
         let id = self
             .inner
             .registry
-            .with(slot, |entry| entry.id.clone())
+            .with(slot, |entry| entry.id().map(str::to_owned))
             .flatten();
         match transition {
             Transition::Lost => self.emit(
@@ -650,7 +648,7 @@ impl Manager {
             }
             let live = self.inner.registry.collect(|entry| {
                 (entry.is_live() && !entry.busy)
-                    .then(|| (entry.slot, entry.generation, entry.address.clone()))
+                    .then(|| (entry.slot, entry.generation, entry.address().to_owned()))
             });
             join_all(
                 live.iter()
@@ -664,8 +662,8 @@ impl Manager {
     /// each live node's chain tips.
     pub async fn snapshot(&self) -> Event {
         let live = self.inner.registry.collect(|entry| {
-            let id = entry.id.clone()?;
-            entry.is_live().then(|| (id, entry.address.clone()))
+            let id = entry.id()?.to_owned();
+            entry.is_live().then(|| (id, entry.address().to_owned()))
         });
         let client = &self.inner.client;
         let answers = join_all(live.iter().map(|(_, address)| client.tips(address))).await;
@@ -699,38 +697,19 @@ impl Manager {
     /// The live nodes' addresses, for commands sent to all of them.
     pub fn live_addresses(&self) -> Vec<(usize, String)> {
         self.inner.registry.collect(|entry| {
-            (entry.state == NodeState::Running).then(|| (entry.slot, entry.address.clone()))
+            (entry.state() == NodeState::Running).then(|| (entry.slot, entry.address().to_owned()))
         })
     }
 }
 
-fn port_of(address: &str) -> u16 {
-    address
-        .rsplit(':')
-        .next()
-        .and_then(|port| port.parse().ok())
-        .unwrap_or(0)
-}
-
 /// `host:port` with a real port, or a 400 that says what is expected.
-fn normalize_address(address: &str) -> Result<String, ApiError> {
-    let address = address.trim();
-    let address = address
-        .strip_prefix("http://")
-        .unwrap_or(address)
-        .trim_end_matches('/');
-    let valid = address.rsplit_once(':').is_some_and(|(host, port)| {
-        !host.is_empty()
-            && !host.contains('/')
-            && !host.contains(char::is_whitespace)
-            && port.parse::<u16>().is_ok_and(|port| port != 0)
-    });
-    if !valid {
-        return Err(ApiError::bad_request(format!(
-            "address {address:?} is not host:port (e.g. 127.0.0.1:5000)"
-        )));
-    }
-    Ok(address.to_owned())
+fn attach_address(address: &str) -> Result<String, ApiError> {
+    shared::address::normalize_address(address).map_err(|reason| {
+        ApiError::bad_request(format!(
+            "address {:?} is not host:port ({reason}); e.g. 127.0.0.1:5000",
+            address.trim()
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -740,7 +719,7 @@ mod tests {
     #[test]
     fn addresses_need_a_host_and_a_real_port() {
         assert_eq!(
-            normalize_address(" http://127.0.0.1:5000/ ").unwrap(),
+            attach_address(" http://127.0.0.1:5000/ ").unwrap(),
             "127.0.0.1:5000"
         );
         for bad in [
@@ -752,7 +731,8 @@ mod tests {
             "a b:1",
             "x/y:1",
         ] {
-            assert!(normalize_address(bad).is_err(), "{bad:?} was accepted");
+            let err = attach_address(bad).expect_err(bad);
+            assert_eq!(err.status(), axum::http::StatusCode::BAD_REQUEST, "{bad:?}");
         }
     }
 }
