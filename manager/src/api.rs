@@ -414,7 +414,13 @@ async fn node_block(
 )]
 /// The merged event stream of the whole network.
 async fn events_get(State(manager): State<Manager>, upgrade: WebSocketUpgrade) -> Response {
-    upgrade.on_upgrade(move |socket| events::serve_subscriber(socket, manager))
+    upgrade.on_upgrade(move |socket| async move {
+        // Subscribe before taking the snapshot, so nothing falls between them.
+        let events = manager.subscribe();
+        let snapshot = manager.snapshot().await;
+        let shutdown = manager.shutdown_signal().clone();
+        events::serve_subscriber(socket, events, snapshot, shutdown).await
+    })
 }
 
 #[derive(OpenApi)]

@@ -5,15 +5,21 @@
 //! - [`process`]: node processes: the spawner thread that ties their life to
 //!   the manager's, the `listening on` line, exit watching.
 //! - [`client`]: typed HTTP calls to a node, each with a timeout.
-//! - [`registry`]: the node table behind `GET /nodes`.
-//! - [`network`]: [`Manager`], the operations on the network: launch,
-//!   register, attach, stop, restart, shut down, poll.
+//! - [`registry`]: the node table behind `GET /nodes`, one [`NodeSummary`]
+//!   per node folded from polls and events.
+//! - [`hub`]: the event hub: one broadcast of every node's events and the
+//!   manager's own, fed by a follower task per node.
+//! - [`network`]: [`Manager`], what the manager holds and the questions every
+//!   operation asks of it (which node a key names, who is live).
+//! - [`lifecycle`]: spawn, attach, stop, restart, shut down all.
+//! - [`poll`]: every node's `/status` once a second, and the snapshot.
 //! - [`mining`]: the background jobs behind `/start/mining` and `/stop/mining`.
-//! - [`events`]: the merged WebSocket stream (node events, manager events,
-//!   a snapshot for late subscribers).
+//! - [`events`]: `/events` for WebSocket subscribers (snapshot, then the hub).
 //! - [`api`]: the axum router, its handlers and `/openapi.json`.
 //! - [`statics`]: the built explorer served at `/`.
 //! - [`error`]: [`ApiError`], every failure as `{"error": ...}` with its status.
+//!
+//! [`NodeSummary`]: shared::api::NodeSummary
 //!
 //! [`run`] ties them together: bind, announce, launch the nodes, serve until
 //! Ctrl-C, SIGTERM or `/shutdown/all`, and stop every node on the way out.
@@ -23,8 +29,11 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod hub;
+pub mod lifecycle;
 pub mod mining;
 pub mod network;
+pub mod poll;
 pub mod process;
 pub mod registry;
 pub mod statics;
