@@ -4,6 +4,7 @@
 mod common;
 
 use common::ManagerProcess;
+use node::testing::http_client;
 use serde_json::Value;
 use shared::api::{AttachRequest, ErrorBody, MessageBody, NodeSummary};
 
@@ -129,7 +130,7 @@ async fn the_api_is_documented_and_the_explorer_is_served() {
         assert!(schemas.contains_key(schema), "no schema {schema}");
     }
 
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let http = http_client();
     for path in ["/", "/some/explorer/route"] {
         let response = http
             .get(format!("{}{path}", manager.url))
@@ -161,10 +162,7 @@ async fn without_a_built_explorer_the_root_says_how_to_build_it() {
     let manager =
         ManagerProcess::start_with(0, &["--explorer-dir", "/nonexistent/explorer/dist"]).await;
     assert!(manager.ready_line.starts_with("network ready: 0 nodes"));
-    let page = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap()
+    let page = http_client()
         .get(format!("{}/", manager.url))
         .send()
         .await

@@ -6,7 +6,8 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{LoneNode, ManagerProcess, port_free, port_of, process_alive, wait_until};
+use common::{ManagerProcess, port_free, port_of, process_alive, wait_until};
+use node::testing::{TestNode, http_client};
 use shared::api::{
     AttachRequest, ChainBody, MessageBody, MinedBody, NodeIdBody, NodeState, NodeSummary,
     ShutdownReport, StatusBody,
@@ -15,10 +16,7 @@ use shared::events::EventKind;
 
 /// Ask a node directly (not through the manager) whom it knows.
 async fn peers_of(address: &str) -> BTreeSet<String> {
-    let body: NodeIdBody = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap()
+    let body: NodeIdBody = http_client()
         .get(format!("http://{address}/node/id"))
         .send()
         .await
@@ -212,7 +210,7 @@ async fn nodes_can_be_added_attached_and_mined_continuously() {
     assert_eq!(added.state, NodeState::Running);
     assert!(!added.id.is_empty());
 
-    let lone = LoneNode::start();
+    let lone = TestNode::start();
     let request = AttachRequest {
         address: lone.address.clone(),
     };
