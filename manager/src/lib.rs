@@ -39,6 +39,7 @@ pub mod registry;
 pub mod statics;
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -55,6 +56,8 @@ pub enum RunError {
         address: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Host(#[from] config::HostError),
     #[error("cannot start the node spawner thread: {0}")]
     Spawner(std::io::Error),
     #[error("none of the {0} nodes started (the errors are above)")]
@@ -85,20 +88,25 @@ fn announce(line: &str) {
 
 /// Run the manager until Ctrl-C, SIGTERM or `GET /shutdown/all`.
 pub async fn run(config: Config) -> Result<(), RunError> {
-    let token = config.needs_token().then(node::token::random_hex_id);
+    let host = config::resolve_host(&config.host).await?;
+    let generated = config.token.is_none() && !host.is_loopback();
+    let token = match &config.token {
+        Some(token) => Some(token.clone()),
+        None => generated.then(node::token::random_hex_id),
+    };
     let shutdown = CancellationToken::new();
     let manager =
-        Manager::new(&config, token.clone(), shutdown.clone()).map_err(RunError::Spawner)?;
+        Manager::new(&config, host, token.clone(), shutdown.clone()).map_err(RunError::Spawner)?;
 
-    let bind = format!("{}:{}", config.host, config.port);
-    let listener = TcpListener::bind(&bind)
+    let bind = SocketAddr::new(host, config.port);
+    let listener = TcpListener::bind(bind)
         .await
         .map_err(|source| RunError::Bind {
-            address: bind.clone(),
+            address: bind.to_string(),
             source,
         })?;
     let local = listener.local_addr().map_err(|source| RunError::Bind {
-        address: bind,
+        address: bind.to_string(),
         source,
     })?;
     announce(&format!("manager listening on http://{local}"));
@@ -108,11 +116,18 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     } else {
         format!("http://{local}/")
     };
-    if let Some(token) = &token {
-        announce(&format!(
-            "{} is not loopback: commands need the header `Authorization: Bearer {token}`",
+    match &token {
+        // A token the user chose is theirs to know; only a new one is shown.
+        Some(token) if generated => announce(&format!(
+            "{} is not loopback: commands need the header `Authorization: Bearer {token}` \
+             (/events takes it too, or `?access_token={token}`)",
             config.host
-        ));
+        )),
+        Some(_) => announce(
+            "commands need the header `Authorization: Bearer <--token>` \
+             (/events takes it too, or `?access_token=<--token>`)",
+        ),
+        None => {}
     }
 
     let app = api::app(manager.clone(), &config.explorer_dir);

@@ -5,6 +5,7 @@
 //! [`crate::lifecycle`], keeping the table fresh in [`crate::poll`], the
 //! mining jobs in [`crate::mining`].
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -52,14 +53,16 @@ pub(crate) struct Inner {
 
 impl Manager {
     /// Must be called inside the tokio runtime (it starts the spawner thread).
+    /// `host` is the address every node binds ([`crate::config::resolve_host`]).
     pub fn new(
         config: &Config,
+        host: IpAddr,
         token: Option<String>,
         shutdown: CancellationToken,
     ) -> std::io::Result<Manager> {
         let program = NodeProgram {
             bin: config.node_bin.clone(),
-            host: config.host.clone(),
+            host,
             chain: config.chain,
             threads: config.threads,
             token: token.clone(),
