@@ -15,7 +15,9 @@
 //! - [`poll`]: every node's `/status` once a second, and the snapshot.
 //! - [`mining`]: the background jobs behind `/start/mining` and `/stop/mining`.
 //! - [`events`]: `/events` for WebSocket subscribers (snapshot, then the hub).
-//! - [`api`]: the axum router, its handlers and `/openapi.json`.
+//! - [`api`]: every route declared once (utoipa-axum), its handlers, and
+//!   `/openapi.json` built from the same list.
+//! - [`auth`]: the bearer token on commands and `/events`.
 //! - [`statics`]: the built explorer served at `/`.
 //! - [`error`]: [`ApiError`], every failure as `{"error": ...}` with its status.
 //!
@@ -25,6 +27,7 @@
 //! Ctrl-C, SIGTERM or `/shutdown/all`, and stop every node on the way out.
 
 pub mod api;
+pub mod auth;
 pub mod client;
 pub mod config;
 pub mod error;
