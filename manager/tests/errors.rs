@@ -1,6 +1,7 @@
 //! Bad requests get clear JSON errors with the right status, never a 5xx
 //! for bad input; a token guards commands and the event stream; the
-//! manager documents every route it serves, and serves the explorer.
+//! manager documents every route it serves, and serves the explorer
+//! compressed and cached by name.
 
 mod common;
 
@@ -274,24 +275,100 @@ async fn ws_handshake(url: &str, bearer: Option<&str>) -> u16 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_explorer_is_served() {
+async fn the_explorer_is_served_compressed_and_cached_by_name() {
+    const WASM: &str = "explorer-7d3c0f2ab4e91c55_bg.wasm";
+    const JS: &str = "explorer-7d3c0f2ab4e91c55.js";
     let site = tempfile::tempdir().unwrap();
     std::fs::write(site.path().join("index.html"), "<html>explorer here</html>").unwrap();
+    // Compressible like real code: the same few instructions over and over.
+    let wasm: Vec<u8> = b"\0asm\x01\0\0\0"
+        .iter()
+        .copied()
+        .chain((0..200_000u32).map(|i| (i % 7 * 13 % 251) as u8))
+        .collect();
+    std::fs::write(site.path().join(WASM), &wasm).unwrap();
+    std::fs::write(
+        site.path().join(JS),
+        "export function start() {}\n".repeat(500),
+    )
+    .unwrap();
     let dir = site.path().to_str().unwrap().to_owned();
     let manager = ManagerProcess::start_with(0, &["--explorer-dir", &dir]).await;
     let http = http_client();
-    for path in ["/", "/some/explorer/route"] {
-        let response = http
-            .get(format!("{}{path}", manager.url))
-            .send()
-            .await
-            .unwrap();
+    let get = |path: &str, encoding: Option<&str>| {
+        let mut request = http.get(format!("{}{path}", manager.url));
+        if let Some(encoding) = encoding {
+            request = request.header("accept-encoding", encoding);
+        }
+        request.send()
+    };
+    let header = |response: &reqwest::Response, name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|value| value.to_str().unwrap().to_owned())
+    };
+
+    let response = get(&format!("/{WASM}"), Some("gzip")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        header(&response, "content-type").as_deref(),
+        Some("application/wasm")
+    );
+    assert_eq!(
+        header(&response, "content-encoding").as_deref(),
+        Some("gzip")
+    );
+    assert_eq!(
+        header(&response, "cache-control").as_deref(),
+        Some("public, max-age=31536000, immutable")
+    );
+    let body = response.bytes().await.unwrap();
+    assert_eq!(&body[..2], &[0x1f, 0x8b], "a gzip stream");
+    assert!(
+        body.len() < wasm.len() / 4,
+        "{} compressed bytes for {}",
+        body.len(),
+        wasm.len()
+    );
+    let response = get(&format!("/{WASM}"), Some("br")).await.unwrap();
+    assert_eq!(header(&response, "content-encoding").as_deref(), Some("br"));
+    assert!(response.bytes().await.unwrap().len() < wasm.len() / 4);
+    let response = get(&format!("/{JS}"), Some("gzip, br")).await.unwrap();
+    assert!(
+        header(&response, "content-encoding").is_some(),
+        "JS is compressed too"
+    );
+    assert_eq!(
+        header(&response, "cache-control").as_deref(),
+        Some("public, max-age=31536000, immutable")
+    );
+    // Asked for nothing, the file comes as it is.
+    let response = get(&format!("/{WASM}"), None).await.unwrap();
+    assert_eq!(header(&response, "content-encoding"), None);
+    assert_eq!(response.bytes().await.unwrap().len(), wasm.len());
+
+    // index.html and the SPA fallback are revalidated on every load, even
+    // under a hashed name that this build does not have.
+    for path in [
+        "/",
+        "/index.html",
+        "/some/explorer/route",
+        "/explorer-0123456789abcdef_bg.wasm",
+    ] {
+        let response = get(path, None).await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(
+            header(&response, "cache-control").as_deref(),
+            Some("no-cache"),
+            "{path}"
+        );
         assert!(
             response.text().await.unwrap().contains("explorer here"),
             "{path}"
         );
     }
+
     let cors = http
         .get(format!("{}/nodes", manager.url))
         .header("origin", "http://127.0.0.1:8080")
