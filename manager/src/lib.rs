@@ -1,7 +1,8 @@
 //! The manager: starts, drives and stops a network of nodes, and gives the
 //! explorer one HTTP API and one event stream for all of them.
 //!
-//! - [`config`]: what to run (ports, node count, chain preset, directories).
+//! - [`config`]: what to run (ports, node count, chain preset, directories,
+//!   token), and `--host` resolved to the one IPv4 address all bind.
 //! - [`process`]: node processes: the spawner thread that ties their life to
 //!   the manager's, the `listening on` line, exit watching.
 //! - [`client`]: typed HTTP calls to a node, each with a timeout.
@@ -18,13 +19,15 @@
 //! - [`api`]: every route declared once (utoipa-axum), its handlers, and
 //!   `/openapi.json` built from the same list.
 //! - [`auth`]: the bearer token on commands and `/events`.
-//! - [`statics`]: the built explorer served at `/`.
+//! - [`statics`]: the built explorer served at `/`, compressed, with cache
+//!   headers by file name.
 //! - [`error`]: [`ApiError`], every failure as `{"error": ...}` with its status.
 //!
-//! [`NodeSummary`]: shared::api::NodeSummary
+//! [`run`] ties them together: resolve the host, bind, announce, launch the
+//! nodes, serve until Ctrl-C, SIGTERM or `/shutdown/all`, and stop every
+//! node on the way out.
 //!
-//! [`run`] ties them together: bind, announce, launch the nodes, serve until
-//! Ctrl-C, SIGTERM or `/shutdown/all`, and stop every node on the way out.
+//! [`NodeSummary`]: shared::api::NodeSummary
 
 pub mod api;
 pub mod auth;

@@ -96,7 +96,7 @@ impl Manager {
         &self.inner.registry
     }
 
-    /// The bearer token nodes and the manager's mutating endpoints require.
+    /// The bearer token the nodes, the manager's commands and its `/events` require.
     pub fn token(&self) -> Option<&str> {
         self.inner.token.as_deref()
     }
