@@ -3,7 +3,7 @@
 //! the merged `/events` stream and `/openapi.json`. Each handler is a few
 //! lines that call into [`Manager`].
 //!
-//! Every route is declared once, in [`routes`]: `utoipa-axum` builds the
+//! Every route is declared once, in [`routes()`]: `utoipa-axum` builds the
 //! router and the OpenAPI document from the same list, so neither can name
 //! a path the other lacks.
 
@@ -491,7 +491,7 @@ async fn events_get(State(manager): State<Manager>, upgrade: WebSocketUpgrade) -
     })
 }
 
-/// The document's frame; [`routes`] adds every path and its schemas.
+/// The document's frame; [`routes()`] adds every path and its schemas.
 #[derive(OpenApi)]
 #[openapi(
     info(
