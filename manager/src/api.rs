@@ -2,14 +2,18 @@
 //! `/shutdown/all`, the node table, per-node commands proxied to the nodes,
 //! the merged `/events` stream and `/openapi.json`. Each handler is a few
 //! lines that call into [`Manager`].
+//!
+//! Every route is declared once, in [`routes()`]: `utoipa-axum` builds the
+//! router and the OpenAPI document from the same list, so neither can name
+//! a path the other lacks.
 
 use std::path::Path;
+use std::sync::Arc;
 
-use axum::extract::{Request, State, WebSocketUpgrade};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::extract::{Extension, State, WebSocketUpgrade};
+use axum::http::{StatusCode, header};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use shared::api::{
@@ -22,8 +26,16 @@ use tower_http::cors::{Any, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
+use utoipa::openapi::path::PathItem;
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{IntoParams, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::auth;
 use crate::error::{ApiError, AppJson, AppPath, AppQuery, json_errors};
 use crate::events;
 use crate::mining::{MiningPlan, MiningQuery};
@@ -32,69 +44,125 @@ use crate::statics;
 
 /// No request to the manager carries more than a small JSON object.
 const BODY_LIMIT: usize = 64 * 1024;
+/// The security schemes of the document, named as the operations cite them.
+const BEARER: &str = "bearer";
+const ACCESS_TOKEN: &str = "access_token";
 
 /// The whole web server: API, event stream, explorer files.
 pub fn app(manager: Manager, explorer_dir: &Path) -> Router {
-    let commands = Router::new()
-        .route("/start/mining", get(mining_start))
-        .route("/stop/mining", get(mining_stop))
-        .route("/shutdown/all", get(shutdown_all))
-        .route("/nodes", post(nodes_post))
-        .route("/nodes/attach", post(nodes_attach))
-        .route("/nodes/{id}/mine", post(node_mine))
-        .route("/nodes/{id}/mining/start", post(node_mining_start))
-        .route("/nodes/{id}/mining/stop", post(node_mining_stop))
-        .route("/nodes/{id}/isolate", post(node_isolate))
-        .route("/nodes/{id}/reconnect", post(node_reconnect))
-        .route("/nodes/{id}/shutdown", post(node_shutdown))
-        .route("/nodes/{id}/restart", post(node_restart))
-        .route_layer(middleware::from_fn_with_state(
-            manager.clone(),
-            require_token,
-        ));
-    let reads = Router::new()
-        .route("/nodes", get(nodes_get))
-        .route("/nodes/{id}/chain", get(node_chain))
-        .route("/nodes/{id}/status", get(node_status))
-        .route("/nodes/{id}/tips", get(node_tips))
-        .route("/nodes/{id}/blocks/{hash}", get(node_block))
-        .route("/events", get(events_get))
-        .route("/openapi.json", get(openapi_get));
-    commands
-        .merge(reads)
+    let (api, document) = routes(&manager).split_for_parts();
+    api.layer(Extension(Arc::new(document)))
         .with_state(manager)
         .merge(statics::router(explorer_dir))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(middleware::map_response(json_errors))
         // A local playground: the explorer may come from trunk's dev server
-        // on another port.
+        // on another port. `Authorization` is named, since a wildcard does
+        // not cover it (Fetch standard).
         .layer(
             CorsLayer::new()
                 .allow_origin(Any)
                 .allow_methods(Any)
-                .allow_headers(Any),
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
         )
         // Failed requests are logged once, by `ApiError`.
         .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::DEBUG)))
 }
 
-/// When the manager binds beyond loopback, commands need its token.
-async fn require_token(
-    State(manager): State<Manager>,
-    headers: HeaderMap,
-    request: Request,
-    next: Next,
-) -> Response {
-    if let Some(token) = manager.token() {
-        let presented = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "));
-        if presented != Some(token) {
-            return ApiError::Unauthorized.into_response();
+/// Every route of the API with its documentation. Commands need the token
+/// (if the manager has one) in the `Authorization` header, `/events` there
+/// or in `access_token`; the document says so for exactly those routes.
+pub fn routes(manager: &Manager) -> OpenApiRouter<Manager> {
+    let commands = OpenApiRouter::new()
+        .routes(routes!(mining_start))
+        .routes(routes!(mining_stop))
+        .routes(routes!(shutdown_all))
+        .routes(routes!(nodes_post))
+        .routes(routes!(nodes_attach))
+        .routes(routes!(node_mine))
+        .routes(routes!(node_mining_start))
+        .routes(routes!(node_mining_stop))
+        .routes(routes!(node_isolate))
+        .routes(routes!(node_reconnect))
+        .routes(routes!(node_shutdown))
+        .routes(routes!(node_restart))
+        .route_layer(middleware::from_fn_with_state(
+            manager.clone(),
+            auth::require_bearer,
+        ));
+    let events = OpenApiRouter::new()
+        .routes(routes!(events_get))
+        .route_layer(middleware::from_fn_with_state(
+            manager.clone(),
+            auth::require_bearer_or_query,
+        ));
+    let reads = OpenApiRouter::new()
+        .routes(routes!(nodes_get))
+        .routes(routes!(node_chain))
+        .routes(routes!(node_status))
+        .routes(routes!(node_tips))
+        .routes(routes!(node_block))
+        .routes(routes!(openapi_get));
+    let mut all = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(guarded(commands, &[BEARER]))
+        .merge(guarded(events, &[BEARER, ACCESS_TOKEN]))
+        .merge(reads);
+    let components = all.get_openapi_mut().components.get_or_insert_default();
+    components.add_security_scheme(
+        BEARER,
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+    );
+    components.add_security_scheme(
+        ACCESS_TOKEN,
+        SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::new(ACCESS_TOKEN))),
+    );
+    all
+}
+
+/// Documents what the token middleware of `router` does: each operation
+/// takes any one of `schemes` or none (a manager without a token), and may
+/// answer 401.
+fn guarded(mut router: OpenApiRouter<Manager>, schemes: &[&str]) -> OpenApiRouter<Manager> {
+    let mut security = vec![SecurityRequirement::default()];
+    security.extend(
+        schemes
+            .iter()
+            .map(|scheme| SecurityRequirement::new(*scheme, Vec::<String>::new())),
+    );
+    let unauthorized = ResponseBuilder::new()
+        .description("The manager has a token and the request did not carry it")
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build();
+    for item in router.get_openapi_mut().paths.paths.values_mut() {
+        for operation in operations(item) {
+            operation.security = Some(security.clone());
+            operation
+                .responses
+                .responses
+                .insert("401".to_owned(), unauthorized.clone().into());
         }
     }
-    next.run(request).await
+    router
+}
+
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.options,
+        &mut item.head,
+        &mut item.patch,
+        &mut item.trace,
+    ]
+    .into_iter()
+    .filter_map(Option::as_mut)
 }
 
 #[utoipa::path(
@@ -414,44 +482,31 @@ async fn node_block(
 )]
 /// The merged event stream of the whole network.
 async fn events_get(State(manager): State<Manager>, upgrade: WebSocketUpgrade) -> Response {
-    upgrade.on_upgrade(move |socket| events::serve_subscriber(socket, manager))
+    upgrade.on_upgrade(move |socket| async move {
+        // Subscribe before taking the snapshot, so nothing falls between them.
+        let events = manager.subscribe();
+        let snapshot = manager.snapshot().await;
+        let shutdown = manager.shutdown_signal().clone();
+        events::serve_subscriber(socket, events, snapshot, shutdown).await
+    })
 }
 
+/// The document's frame; [`routes()`] adds every path and its schemas.
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "powplay manager",
-        description = "Starts, drives and stops a network of proof-of-work nodes; one API and one event stream for all of them."
+        description = "Starts, drives and stops a network of proof-of-work nodes; one API and one event stream for all of them. A manager bound beyond loopback, or started with `--token`, needs `Authorization: Bearer <token>` on commands, and that header or `?access_token=<token>` on `/events`."
     ),
-    paths(
-        mining_start,
-        mining_stop,
-        shutdown_all,
-        nodes_get,
-        nodes_post,
-        nodes_attach,
-        node_mine,
-        node_mining_start,
-        node_mining_stop,
-        node_isolate,
-        node_reconnect,
-        node_shutdown,
-        node_restart,
-        node_chain,
-        node_status,
-        node_tips,
-        node_block,
-        events_get,
-        openapi_get,
-    ),
-    components(schemas(MiningPlan))
+    components(schemas(MiningPlan, ErrorBody))
 )]
 pub struct ApiDoc;
 
 #[utoipa::path(
     get, path = "/openapi.json", tag = "meta",
-    responses((status = 200, description = "This document"))
+    responses((status = 200, description = "This document (OpenAPI 3.1)", body = Object))
 )]
-async fn openapi_get() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+/// The whole API as OpenAPI, for Postman and other clients.
+async fn openapi_get(Extension(document): Extension<Arc<utoipa::openapi::OpenApi>>) -> Response {
+    Json(document.as_ref()).into_response()
 }

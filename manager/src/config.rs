@@ -1,5 +1,6 @@
 //! What the manager was asked to run: its own port, how many nodes, where
-//! their binary, stores and the explorer's files are.
+//! their binary, stores and the explorer's files are; and the one address
+//! the manager and its nodes bind, resolved from `--host` once at start.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -11,7 +12,8 @@ use shared::Preset;
 pub struct Config {
     /// The manager's own HTTP port; 0 lets the OS choose.
     pub port: u16,
-    /// Interface the manager and its nodes bind.
+    /// Interface the manager and its nodes bind, as given: an IPv4 address
+    /// or a name such as `localhost` ([`resolve_host`] turns it into one).
     pub host: String,
     /// Nodes started at launch.
     pub nodes: u16,
@@ -28,22 +30,53 @@ pub struct Config {
     pub explorer_dir: PathBuf,
     /// Mining threads per node.
     pub threads: u16,
+    /// The bearer token commands and `/events` require; when `None` and the
+    /// host is beyond loopback, one is generated and printed.
+    pub token: Option<String>,
 }
 
-impl Config {
-    /// Binding anything but loopback exposes the nodes' mutating endpoints,
-    /// so the manager then protects them (and its own) with a bearer token.
-    pub fn needs_token(&self) -> bool {
-        !is_loopback(&self.host)
+/// Why `--host` names no address the manager can hand its nodes.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("cannot resolve --host {host}: {source}")]
+    Lookup {
+        host: String,
+        source: std::io::Error,
+    },
+    #[error("--host {host} resolves to no IPv4 address")]
+    NoIpv4 { host: String },
+    #[error(
+        "--host {host} is an IPv6 address; nodes are named host:port, which has no room for one: use an IPv4 address"
+    )]
+    Ipv6 { host: String },
+}
+
+/// The IPv4 address `host` names. A node's `--host` takes an IP address
+/// only, and every node is named `host:port` (no brackets, so no IPv6), so
+/// a name such as `localhost` is resolved here, once, and the manager and
+/// every node bind the address it gave.
+pub async fn resolve_host(host: &str) -> Result<IpAddr, HostError> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return match ip {
+            IpAddr::V4(_) => Ok(ip),
+            IpAddr::V6(_) => Err(HostError::Ipv6 {
+                host: host.to_owned(),
+            }),
+        };
     }
-}
-
-pub fn is_loopback(host: &str) -> bool {
-    host == "localhost"
-        || host
-            .parse::<IpAddr>()
-            .map(|ip| ip.is_loopback())
-            .unwrap_or(false)
+    let addresses =
+        tokio::net::lookup_host((host, 0))
+            .await
+            .map_err(|source| HostError::Lookup {
+                host: host.to_owned(),
+                source,
+            })?;
+    addresses
+        .map(|address| address.ip())
+        .find(IpAddr::is_ipv4)
+        .ok_or_else(|| HostError::NoIpv4 {
+            host: host.to_owned(),
+        })
 }
 
 /// The `node` executable next to the running one (cargo puts both binaries
@@ -52,4 +85,32 @@ pub fn default_node_bin() -> PathBuf {
     std::env::current_exe()
         .map(|exe| exe.with_file_name("node"))
         .unwrap_or_else(|_| PathBuf::from("node"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_host_name_becomes_the_ipv4_address_nodes_can_bind() {
+        let localhost = resolve_host("localhost").await.unwrap();
+        assert!(
+            localhost.is_ipv4() && localhost.is_loopback(),
+            "{localhost}"
+        );
+        assert_eq!(
+            resolve_host("0.0.0.0").await.unwrap(),
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        );
+        assert_eq!(
+            resolve_host("127.0.0.2").await.unwrap(),
+            IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2))
+        );
+        assert!(matches!(
+            resolve_host("::1").await,
+            Err(HostError::Ipv6 { .. })
+        ));
+    }
 }

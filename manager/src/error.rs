@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::FromRequest;
 use axum::extract::FromRequestParts;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use shared::api::ErrorBody;
@@ -25,7 +25,7 @@ pub enum ApiError {
     #[error("{0}")]
     Conflict(String),
     #[error(
-        "this manager requires `Authorization: Bearer <token>` (the token is printed at start)"
+        "this manager requires its token: the header `Authorization: Bearer <token>`, or on /events `?access_token=<token>` (a generated token is printed at start)"
     )]
     Unauthorized,
     #[error("the manager is shutting down")]
@@ -73,7 +73,15 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::warn!(%status, %error, "request failed");
         }
-        (status, Json(ErrorBody { error })).into_response()
+        let mut response = (status, Json(ErrorBody { error })).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            // RFC 6750 §3: say which scheme would have worked.
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Bearer realm="powplay manager""#),
+            );
+        }
+        response
     }
 }
 

@@ -1,35 +1,51 @@
 //! The manager: starts, drives and stops a network of nodes, and gives the
 //! explorer one HTTP API and one event stream for all of them.
 //!
-//! - [`config`]: what to run (ports, node count, chain preset, directories).
+//! - [`config`]: what to run (ports, node count, chain preset, directories,
+//!   token), and `--host` resolved to the one IPv4 address all bind.
 //! - [`process`]: node processes: the spawner thread that ties their life to
 //!   the manager's, the `listening on` line, exit watching.
 //! - [`client`]: typed HTTP calls to a node, each with a timeout.
-//! - [`registry`]: the node table behind `GET /nodes`.
-//! - [`network`]: [`Manager`], the operations on the network: launch,
-//!   register, attach, stop, restart, shut down, poll.
+//! - [`registry`]: the node table behind `GET /nodes`, one [`NodeSummary`]
+//!   per node folded from polls and events.
+//! - [`hub`]: the event hub: one broadcast of every node's events and the
+//!   manager's own, fed by a follower task per node.
+//! - [`network`]: [`Manager`], what the manager holds and the questions every
+//!   operation asks of it (which node a key names, who is live).
+//! - [`lifecycle`]: spawn, attach, stop, restart, shut down all.
+//! - [`poll`]: every node's `/status` once a second, and the snapshot.
 //! - [`mining`]: the background jobs behind `/start/mining` and `/stop/mining`.
-//! - [`events`]: the merged WebSocket stream (node events, manager events,
-//!   a snapshot for late subscribers).
-//! - [`api`]: the axum router, its handlers and `/openapi.json`.
-//! - [`statics`]: the built explorer served at `/`.
+//! - [`events`]: `/events` for WebSocket subscribers (snapshot, then the hub).
+//! - [`api`]: every route declared once (utoipa-axum), its handlers, and
+//!   `/openapi.json` built from the same list.
+//! - [`auth`]: the bearer token on commands and `/events`.
+//! - [`statics`]: the built explorer served at `/`, compressed, with cache
+//!   headers by file name.
 //! - [`error`]: [`ApiError`], every failure as `{"error": ...}` with its status.
 //!
-//! [`run`] ties them together: bind, announce, launch the nodes, serve until
-//! Ctrl-C, SIGTERM or `/shutdown/all`, and stop every node on the way out.
+//! [`run`] ties them together: resolve the host, bind, announce, launch the
+//! nodes, serve until Ctrl-C, SIGTERM or `/shutdown/all`, and stop every
+//! node on the way out.
+//!
+//! [`NodeSummary`]: shared::api::NodeSummary
 
 pub mod api;
+pub mod auth;
 pub mod client;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod hub;
+pub mod lifecycle;
 pub mod mining;
 pub mod network;
+pub mod poll;
 pub mod process;
 pub mod registry;
 pub mod statics;
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -46,6 +62,8 @@ pub enum RunError {
         address: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Host(#[from] config::HostError),
     #[error("cannot start the node spawner thread: {0}")]
     Spawner(std::io::Error),
     #[error("none of the {0} nodes started (the errors are above)")]
@@ -67,13 +85,6 @@ pub fn init_logging() {
         .try_init();
 }
 
-/// 32 random hex digits.
-fn new_token() -> String {
-    (0..16)
-        .map(|_| format!("{:02x}", rand::random::<u8>()))
-        .collect()
-}
-
 /// A line for people and scripts that wait for it: stdout, flushed at once.
 fn announce(line: &str) {
     let mut out = std::io::stdout().lock();
@@ -83,20 +94,25 @@ fn announce(line: &str) {
 
 /// Run the manager until Ctrl-C, SIGTERM or `GET /shutdown/all`.
 pub async fn run(config: Config) -> Result<(), RunError> {
-    let token = config.needs_token().then(new_token);
+    let host = config::resolve_host(&config.host).await?;
+    let generated = config.token.is_none() && !host.is_loopback();
+    let token = match &config.token {
+        Some(token) => Some(token.clone()),
+        None => generated.then(node::token::random_hex_id),
+    };
     let shutdown = CancellationToken::new();
     let manager =
-        Manager::new(&config, token.clone(), shutdown.clone()).map_err(RunError::Spawner)?;
+        Manager::new(&config, host, token.clone(), shutdown.clone()).map_err(RunError::Spawner)?;
 
-    let bind = format!("{}:{}", config.host, config.port);
-    let listener = TcpListener::bind(&bind)
+    let bind = SocketAddr::new(host, config.port);
+    let listener = TcpListener::bind(bind)
         .await
         .map_err(|source| RunError::Bind {
-            address: bind.clone(),
+            address: bind.to_string(),
             source,
         })?;
     let local = listener.local_addr().map_err(|source| RunError::Bind {
-        address: bind,
+        address: bind.to_string(),
         source,
     })?;
     announce(&format!("manager listening on http://{local}"));
@@ -106,11 +122,18 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     } else {
         format!("http://{local}/")
     };
-    if let Some(token) = &token {
-        announce(&format!(
-            "{} is not loopback: commands need the header `Authorization: Bearer {token}`",
+    match &token {
+        // A token the user chose is theirs to know; only a new one is shown.
+        Some(token) if generated => announce(&format!(
+            "{} is not loopback: commands need the header `Authorization: Bearer {token}` \
+             (/events takes it too, or `?access_token={token}`)",
             config.host
-        ));
+        )),
+        Some(_) => announce(
+            "commands need the header `Authorization: Bearer <--token>` \
+             (/events takes it too, or `?access_token=<--token>`)",
+        ),
+        None => {}
     }
 
     let app = api::app(manager.clone(), &config.explorer_dir);

@@ -23,9 +23,12 @@ struct Cli {
     /// Where nodes keep their chains (`<dir>/node-<port>`) and logs (`<dir>/node-<port>.log`)
     #[arg(long, default_value = "./data")]
     data_dir: PathBuf,
-    /// Interface the manager and the nodes bind; anything but loopback turns on a bearer token
+    /// Interface the manager and the nodes bind: an IPv4 address or a name (resolved once, at start); anything but loopback turns on a bearer token
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
+    /// Bearer token that commands and /events then require [default: none on loopback, else generated and printed]
+    #[arg(long)]
+    token: Option<String>,
     /// The node executable [default: `node` next to this executable]
     #[arg(long)]
     node_bin: Option<PathBuf>,
@@ -53,6 +56,7 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or_else(manager::config::default_node_bin),
         explorer_dir: cli.explorer_dir,
         threads: cli.threads,
+        token: cli.token,
     };
     manager::run(config).await?;
     Ok(())

@@ -10,6 +10,7 @@
 //! reaches only the manager, which then shuts its nodes down in order.
 
 use std::io;
+use std::net::IpAddr;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
@@ -51,7 +52,8 @@ pub enum LaunchError {
 #[derive(Debug, Clone)]
 pub struct NodeProgram {
     pub bin: PathBuf,
-    pub host: String,
+    /// A node's `--host` takes an IP address, not a name.
+    pub host: IpAddr,
     pub chain: Preset,
     pub threads: u16,
     pub token: Option<String>,
@@ -190,7 +192,7 @@ impl Spawner {
             .arg("--port")
             .arg(placement.port.to_string())
             .arg("--host")
-            .arg(&program.host)
+            .arg(program.host.to_string())
             .arg("--data-dir")
             .arg(&placement.data_dir)
             .arg("--chain")

@@ -1,11 +1,17 @@
 //! Bad requests get clear JSON errors with the right status, never a 5xx
-//! for bad input; the manager documents itself and serves the explorer.
+//! for bad input; a token guards commands and the event stream; the
+//! manager documents every route it serves, and serves the explorer
+//! compressed and cached by name.
 
 mod common;
 
-use common::ManagerProcess;
+use common::{EventStream, ManagerProcess};
+use node::testing::http_client;
 use serde_json::Value;
-use shared::api::{AttachRequest, ErrorBody, MessageBody, NodeSummary};
+use shared::api::{AttachRequest, ErrorBody, MessageBody, MinedBody, NodeSummary};
+use shared::events::EventKind;
+
+const TOKEN: &str = "s3cret-for-this-test";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_clear_json_errors() {
@@ -88,35 +94,34 @@ async fn bad_requests_get_clear_json_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_api_is_documented_and_the_explorer_is_served() {
-    let site = tempfile::tempdir().unwrap();
-    std::fs::write(site.path().join("index.html"), "<html>explorer here</html>").unwrap();
-    let dir = site.path().to_str().unwrap().to_owned();
-    let manager = ManagerProcess::start_with(1, &["--explorer-dir", &dir]).await;
+async fn every_documented_route_is_served_and_the_document_is_valid() {
+    // With a token, every command answers 401 to a request without it, so
+    // each route can be tried without shutting anything down.
+    let manager = ManagerProcess::start_with(1, &["--token", TOKEN]).await;
+    let node = manager.nodes().await.remove(0);
+    let hash = node
+        .best_hash
+        .expect("a running node has a tip")
+        .to_string();
 
-    let (status, doc): (u16, Value) = manager.get("/openapi.json").await;
-    assert_eq!(status, 200);
+    let response = http_client()
+        .get(format!("{}/openapi.json", manager.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "the document is open to read");
+    let doc: Value = response.json().await.unwrap();
+    node::testing::assert_valid_openapi(&doc);
+
     let paths = doc["paths"].as_object().expect("paths");
-    for path in [
-        "/start/mining",
-        "/stop/mining",
-        "/shutdown/all",
-        "/nodes",
-        "/nodes/attach",
-        "/nodes/{id}/mine",
-        "/nodes/{id}/mining/start",
-        "/nodes/{id}/mining/stop",
-        "/nodes/{id}/isolate",
-        "/nodes/{id}/reconnect",
-        "/nodes/{id}/shutdown",
-        "/nodes/{id}/restart",
-        "/nodes/{id}/chain",
-        "/nodes/{id}/status",
-        "/nodes/{id}/tips",
-        "/nodes/{id}/blocks/{hash}",
-        "/events",
-    ] {
-        assert!(paths.contains_key(path), "{path} is not documented");
+    // The original project's endpoints keep their paths and method.
+    for path in ["/start/mining", "/stop/mining", "/shutdown/all"] {
+        assert!(
+            paths
+                .get(path)
+                .is_some_and(|item| item.get("get").is_some()),
+            "GET {path} is not documented"
+        );
     }
     let schemas = doc["components"]["schemas"].as_object().expect("schemas");
     for schema in [
@@ -129,19 +134,241 @@ async fn the_api_is_documented_and_the_explorer_is_served() {
         assert!(schemas.contains_key(schema), "no schema {schema}");
     }
 
-    let http = reqwest::Client::builder().no_proxy().build().unwrap();
-    for path in ["/", "/some/explorer/route"] {
-        let response = http
-            .get(format!("{}{path}", manager.url))
-            .send()
-            .await
-            .unwrap();
+    let http = http_client();
+    let mut tried = 0;
+    for (path, item) in paths {
+        let url = format!(
+            "{}{}",
+            manager.url,
+            path.replace("{id}", &node.id).replace("{hash}", &hash)
+        );
+        for (method, operation) in item.as_object().expect("a path item") {
+            let responses = operation["responses"].as_object().expect("responses");
+            for (code, response) in responses {
+                let has_schema = response["content"].as_object().is_some_and(|content| {
+                    content.values().all(|media| media.get("schema").is_some())
+                });
+                assert!(has_schema, "{method} {path} {code} has no schema");
+            }
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let status = http
+                .request(method.clone(), &url)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16();
+            assert!(
+                status != 404 && status != 405,
+                "{method} {path} is documented but answers {status}"
+            );
+            // The document says which routes want the token, and only those do.
+            assert_eq!(
+                status == 401,
+                responses.contains_key("401"),
+                "{method} {path} answered {status} without a token"
+            );
+            tried += 1;
+        }
+    }
+    assert!(tried >= 19, "only {tried} operations documented");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_guards_commands_and_the_event_stream() {
+    let manager = ManagerProcess::start_with(1, &["--token", TOKEN]).await;
+    let node = manager.nodes().await.remove(0);
+    let http = http_client();
+
+    // Reads stay open.
+    let response = http
+        .get(format!("{}/nodes", manager.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    // A command: no token, a wrong one, the query form (for /events only),
+    // then the right one.
+    let mine = format!("{}/nodes/{}/mine", manager.url, node.id);
+    for (what, request) in [
+        ("no token", http.post(&mine)),
+        ("a wrong token", http.post(&mine).bearer_auth("wrong")),
+        (
+            "the token in the query",
+            http.post(format!("{mine}?access_token={TOKEN}")),
+        ),
+    ] {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401, "{what}");
+        let challenge = response.headers().get("www-authenticate").cloned();
+        assert!(
+            challenge.is_some_and(|value| value.to_str().unwrap().starts_with("Bearer")),
+            "{what}: no Bearer challenge"
+        );
+        let body: ErrorBody = response.json().await.expect("a JSON error");
+        assert!(body.error.contains("Authorization: Bearer"), "{body:?}");
+    }
+    let response = http.post(&mine).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let mined: MinedBody = response.json().await.unwrap();
+    assert_eq!(mined.block.header.index, 1);
+
+    // The WebSocket, which a browser opens without headers.
+    let events = format!("ws://127.0.0.1:{}/events", manager.port);
+    assert_eq!(ws_handshake(&events, None).await, 401, "no token");
+    let wrong = format!("{events}?access_token=wrong");
+    assert_eq!(
+        ws_handshake(&wrong, None).await,
+        401,
+        "a wrong access_token"
+    );
+    assert_eq!(
+        ws_handshake(&events, Some("wrong")).await,
+        401,
+        "a wrong bearer"
+    );
+    assert_eq!(
+        ws_handshake(&events, Some(TOKEN)).await,
+        101,
+        "the bearer header"
+    );
+    let mut stream = EventStream::connect(&format!("{events}?access_token={TOKEN}")).await;
+    let first = stream.next().await;
+    assert!(
+        matches!(first.kind, EventKind::Snapshot { .. }),
+        "the access_token works: {first:?}"
+    );
+
+    // `trunk serve` on another port may send the header.
+    let preflight = http
+        .request(reqwest::Method::OPTIONS, &mine)
+        .header("origin", "http://127.0.0.1:8080")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "authorization")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    let allowed = preflight
+        .headers()
+        .get("access-control-allow-headers")
+        .map(|value| value.to_str().unwrap().to_ascii_lowercase())
+        .unwrap_or_default();
+    assert!(allowed.contains("authorization"), "allowed: {allowed:?}");
+}
+
+/// The status a WebSocket handshake got: 101 if it was taken.
+async fn ws_handshake(url: &str, bearer: Option<&str>) -> u16 {
+    use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
+    let mut request = url.into_client_request().unwrap();
+    if let Some(token) = bearer {
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((_stream, response)) => response.status().as_u16(),
+        Err(tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(err) => panic!("{url}: {err}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_explorer_is_served_compressed_and_cached_by_name() {
+    const WASM: &str = "explorer-7d3c0f2ab4e91c55_bg.wasm";
+    const JS: &str = "explorer-7d3c0f2ab4e91c55.js";
+    let site = tempfile::tempdir().unwrap();
+    std::fs::write(site.path().join("index.html"), "<html>explorer here</html>").unwrap();
+    // Compressible like real code: the same few instructions over and over.
+    let wasm: Vec<u8> = b"\0asm\x01\0\0\0"
+        .iter()
+        .copied()
+        .chain((0..200_000u32).map(|i| (i % 7 * 13 % 251) as u8))
+        .collect();
+    std::fs::write(site.path().join(WASM), &wasm).unwrap();
+    std::fs::write(
+        site.path().join(JS),
+        "export function start() {}\n".repeat(500),
+    )
+    .unwrap();
+    let dir = site.path().to_str().unwrap().to_owned();
+    let manager = ManagerProcess::start_with(0, &["--explorer-dir", &dir]).await;
+    let http = http_client();
+    let get = |path: &str, encoding: Option<&str>| {
+        let mut request = http.get(format!("{}{path}", manager.url));
+        if let Some(encoding) = encoding {
+            request = request.header("accept-encoding", encoding);
+        }
+        request.send()
+    };
+    let header = |response: &reqwest::Response, name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|value| value.to_str().unwrap().to_owned())
+    };
+
+    let response = get(&format!("/{WASM}"), Some("gzip")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        header(&response, "content-type").as_deref(),
+        Some("application/wasm")
+    );
+    assert_eq!(
+        header(&response, "content-encoding").as_deref(),
+        Some("gzip")
+    );
+    assert_eq!(
+        header(&response, "cache-control").as_deref(),
+        Some("public, max-age=31536000, immutable")
+    );
+    let body = response.bytes().await.unwrap();
+    assert_eq!(&body[..2], &[0x1f, 0x8b], "a gzip stream");
+    assert!(
+        body.len() < wasm.len() / 4,
+        "{} compressed bytes for {}",
+        body.len(),
+        wasm.len()
+    );
+    let response = get(&format!("/{WASM}"), Some("br")).await.unwrap();
+    assert_eq!(header(&response, "content-encoding").as_deref(), Some("br"));
+    assert!(response.bytes().await.unwrap().len() < wasm.len() / 4);
+    let response = get(&format!("/{JS}"), Some("gzip, br")).await.unwrap();
+    assert!(
+        header(&response, "content-encoding").is_some(),
+        "JS is compressed too"
+    );
+    assert_eq!(
+        header(&response, "cache-control").as_deref(),
+        Some("public, max-age=31536000, immutable")
+    );
+    // Asked for nothing, the file comes as it is.
+    let response = get(&format!("/{WASM}"), None).await.unwrap();
+    assert_eq!(header(&response, "content-encoding"), None);
+    assert_eq!(response.bytes().await.unwrap().len(), wasm.len());
+
+    // index.html and the SPA fallback are revalidated on every load, even
+    // under a hashed name that this build does not have.
+    for path in [
+        "/",
+        "/index.html",
+        "/some/explorer/route",
+        "/explorer-0123456789abcdef_bg.wasm",
+    ] {
+        let response = get(path, None).await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(
+            header(&response, "cache-control").as_deref(),
+            Some("no-cache"),
+            "{path}"
+        );
         assert!(
             response.text().await.unwrap().contains("explorer here"),
             "{path}"
         );
     }
+
     let cors = http
         .get(format!("{}/nodes", manager.url))
         .header("origin", "http://127.0.0.1:8080")
@@ -161,10 +388,7 @@ async fn without_a_built_explorer_the_root_says_how_to_build_it() {
     let manager =
         ManagerProcess::start_with(0, &["--explorer-dir", "/nonexistent/explorer/dist"]).await;
     assert!(manager.ready_line.starts_with("network ready: 0 nodes"));
-    let page = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap()
+    let page = http_client()
         .get(format!("{}/", manager.url))
         .send()
         .await

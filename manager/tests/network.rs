@@ -6,7 +6,8 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{LoneNode, ManagerProcess, port_free, port_of, process_alive, wait_until};
+use common::{ManagerProcess, port_free, port_of, process_alive, wait_until};
+use node::testing::{TestNode, http_client};
 use shared::api::{
     AttachRequest, ChainBody, MessageBody, MinedBody, NodeIdBody, NodeState, NodeSummary,
     ShutdownReport, StatusBody,
@@ -15,10 +16,7 @@ use shared::events::EventKind;
 
 /// Ask a node directly (not through the manager) whom it knows.
 async fn peers_of(address: &str) -> BTreeSet<String> {
-    let body: NodeIdBody = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap()
+    let body: NodeIdBody = http_client()
         .get(format!("http://{address}/node/id"))
         .send()
         .await
@@ -212,7 +210,7 @@ async fn nodes_can_be_added_attached_and_mined_continuously() {
     assert_eq!(added.state, NodeState::Running);
     assert!(!added.id.is_empty());
 
-    let lone = LoneNode::start();
+    let lone = TestNode::start();
     let request = AttachRequest {
         address: lone.address.clone(),
     };
@@ -340,4 +338,36 @@ async fn ctrl_c_stops_every_node_and_the_manager_exits_cleanly() {
         "nodes shut down in order:\n{}",
         manager.log()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_on_localhost_hands_its_nodes_the_address_localhost_names() {
+    let manager = ManagerProcess::start_with(2, &["--host", "localhost"]).await;
+    assert!(
+        manager.ready_line.starts_with("network ready: 2 nodes"),
+        "{}",
+        manager.ready_line
+    );
+    assert!(
+        manager.url.starts_with("http://127.0.0.1:"),
+        "the manager binds the address too: {}",
+        manager.url
+    );
+    let nodes = manager.nodes().await;
+    assert_eq!(nodes.len(), 2);
+    let all = ids(&nodes);
+    for node in &nodes {
+        assert_eq!(node.state, NodeState::Running, "{node:?}");
+        assert!(node.address.starts_with("127.0.0.1:"), "{node:?}");
+        // The node answers, directly and through the manager.
+        assert_knows_all_others(node, &all).await;
+        let (status, body): (u16, StatusBody) =
+            manager.get(&format!("/nodes/{}/status", node.id)).await;
+        assert_eq!(status, 200);
+        assert_eq!(body.id, node.id);
+    }
+    // Loopback, so no token: a command works as it is.
+    let (status, _): (u16, MinedBody) = manager.post(&format!("/nodes/{}/mine", nodes[0].id)).await;
+    assert_eq!(status, 200);
+    manager.converged(1).await;
 }

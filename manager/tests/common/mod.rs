@@ -1,52 +1,34 @@
 //! Helpers for the manager's tests: start a real manager (with real nodes)
-//! on free ports, talk to it over HTTP and WebSocket, wait for conditions
-//! with a bounded number of attempts, and look at processes and ports.
+//! on free ports and talk to it over HTTP and WebSocket. Starting a lone
+//! node, waiting for a condition, following an event stream and reading a
+//! process's announcements come from `node::testing`, the one set of test
+//! helpers every crate uses.
 
 #![allow(dead_code)]
 
-use std::future::Future;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::OnceLock;
-use std::sync::mpsc;
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use node::testing::{Announced, http_client, node_program, spawn_announced};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::api::{ErrorBody, NodeSummary, NodesBody, StatusBody};
-use shared::events::Event;
 use tempfile::TempDir;
-use tokio_tungstenite::tungstenite::Message;
+
+pub use node::testing::{EventStream, wait_until};
 
 /// How long a manager may take to start its nodes and register them.
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// The `node` executable cargo built next to the manager; built here if a
-/// `cargo test -p manager` did not build it.
-pub fn node_bin() -> &'static Path {
-    static NODE: OnceLock<PathBuf> = OnceLock::new();
-    NODE.get_or_init(|| {
-        let manager = PathBuf::from(env!("CARGO_BIN_EXE_manager"));
-        let node = manager.with_file_name("node");
-        if !node.exists() {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-            let status = Command::new(cargo)
-                .args(["build", "-p", "node"])
-                .status()
-                .expect("run cargo build -p node");
-            assert!(status.success(), "cargo build -p node failed");
-        }
-        assert!(node.exists(), "no node binary at {}", node.display());
-        node
-    })
-}
+/// The manager's first stdout line, once it serves.
+const LISTENING: &str = "manager listening on http://";
+/// Its line once every node answers and knows all the others.
+const READY: &str = "network ready: ";
 
 /// A running `manager` process; killed (and its nodes with it) on drop.
 pub struct ManagerProcess {
-    child: Child,
-    /// `http://127.0.0.1:PORT`
+    process: Announced,
+    /// `http://HOST:PORT`
     pub url: String,
     pub port: u16,
     /// The `network ready: ...` line.
@@ -54,6 +36,8 @@ pub struct ManagerProcess {
     pub data: TempDir,
     stderr_path: PathBuf,
     http: reqwest::Client,
+    /// Sent as `Authorization: Bearer` on every request of this helper.
+    token: Option<String>,
 }
 
 impl ManagerProcess {
@@ -64,73 +48,41 @@ impl ManagerProcess {
     }
 
     pub async fn start_with(nodes: u16, extra: &[&str]) -> ManagerProcess {
-        let node = node_bin();
         let data = tempfile::tempdir().expect("temp dir");
         let stderr_path = data.path().join("manager.log");
         let stderr = std::fs::File::create(&stderr_path).expect("manager log file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_manager"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_manager"));
+        command
             .args(["-p", "0", "--node-port", "0", "--chain", "regtest", "-a"])
             .arg(nodes.to_string())
             .arg("--data-dir")
             .arg(data.path().join("nodes"))
             .arg("--node-bin")
-            .arg(node)
+            .arg(node_program())
             .args(extra)
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("start the manager");
-        let stdout = child.stdout.take().expect("manager stdout");
-        let (lines_tx, lines) = mpsc::channel::<String>();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if lines_tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut manager = ManagerProcess {
-            child,
-            url: String::new(),
-            port: 0,
-            ready_line: String::new(),
+            .stderr(stderr);
+        let log = || std::fs::read_to_string(&stderr_path).unwrap_or_default();
+        let process = spawn_announced(&mut command, LISTENING, READY_TIMEOUT)
+            .unwrap_or_else(|err| panic!("{err}; the manager's log:\n{}", log()));
+        let listening = process.rest.clone();
+        let Some(ready) = process.next_line(READY, READY_TIMEOUT) else {
+            panic!("no `{READY}` line from the manager; its log:\n{}", log());
+        };
+        let token = extra
+            .iter()
+            .position(|arg| *arg == "--token")
+            .and_then(|at| extra.get(at + 1))
+            .map(|token| (*token).to_owned());
+        ManagerProcess {
+            process,
+            url: format!("http://{listening}"),
+            port: port_of(&listening),
+            ready_line: format!("{READY}{ready}"),
             data,
             stderr_path,
-            http: reqwest::Client::builder()
-                .no_proxy()
-                .timeout(Duration::from_secs(60))
-                .build()
-                .expect("http client"),
-        };
-        let listening = manager.next_line(&lines, "manager listening on http://");
-        manager.url = format!("http://{listening}");
-        manager.port = listening
-            .rsplit(':')
-            .next()
-            .and_then(|port| port.parse().ok())
-            .expect("a port in the listening line");
-        manager.ready_line = format!(
-            "network ready: {}",
-            manager.next_line(&lines, "network ready: ")
-        );
-        manager
-    }
-
-    /// The rest of the first stdout line that starts with `prefix`.
-    fn next_line(&self, lines: &mpsc::Receiver<String>, prefix: &str) -> String {
-        loop {
-            match lines.recv_timeout(READY_TIMEOUT) {
-                Ok(line) => {
-                    if let Some(rest) = line.strip_prefix(prefix) {
-                        return rest.to_owned();
-                    }
-                }
-                Err(err) => panic!(
-                    "no `{prefix}` line from the manager ({err}); its log:\n{}",
-                    self.log()
-                ),
-            }
+            http: http_client(),
+            token,
         }
     }
 
@@ -140,13 +92,13 @@ impl ManagerProcess {
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.child.id()
     }
 
     /// SIGKILL, as `kill -9` would.
     pub fn kill_hard(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.process.child.kill();
+        let _ = self.process.child.wait();
     }
 
     /// Wait (bounded) for the manager to exit by itself.
@@ -156,17 +108,24 @@ impl ManagerProcess {
             200,
             Duration::from_millis(100),
             || {
-                let status = self.child.try_wait().expect("try_wait");
+                let status = self.process.child.try_wait().expect("try_wait");
                 async move { status }
             },
         )
         .await
     }
 
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self.http.request(method, format!("{}{path}", self.url));
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> (u16, T) {
         let response = self
-            .http
-            .get(format!("{}{path}", self.url))
+            .request(reqwest::Method::GET, path)
             .send()
             .await
             .unwrap_or_else(|err| panic!("GET {path}: {err}"));
@@ -175,8 +134,7 @@ impl ManagerProcess {
 
     pub async fn post<T: DeserializeOwned>(&self, path: &str) -> (u16, T) {
         let response = self
-            .http
-            .post(format!("{}{path}", self.url))
+            .request(reqwest::Method::POST, path)
             .send()
             .await
             .unwrap_or_else(|err| panic!("POST {path}: {err}"));
@@ -189,8 +147,7 @@ impl ManagerProcess {
         body: &B,
     ) -> (u16, T) {
         let response = self
-            .http
-            .post(format!("{}{path}", self.url))
+            .request(reqwest::Method::POST, path)
             .json(body)
             .send()
             .await
@@ -201,8 +158,7 @@ impl ManagerProcess {
     /// A raw body with a JSON content type, for malformed input.
     pub async fn post_raw(&self, path: &str, body: &str) -> (u16, ErrorBody) {
         let response = self
-            .http
-            .post(format!("{}{path}", self.url))
+            .request(reqwest::Method::POST, path)
             .header("content-type", "application/json")
             .body(body.to_owned())
             .send()
@@ -248,9 +204,19 @@ impl ManagerProcess {
         .await
     }
 
+    /// `ws://HOST:PORT/events`, with the token as `access_token` if the
+    /// manager has one (a browser cannot set headers on a WebSocket).
+    pub fn events_url(&self) -> String {
+        let url = format!("{}/events", self.url.replacen("http://", "ws://", 1));
+        match &self.token {
+            Some(token) => format!("{url}?access_token={token}"),
+            None => url,
+        }
+    }
+
     /// Subscribe to the manager's `/events`.
     pub async fn events(&self) -> EventStream {
-        EventStream::connect(&format!("ws://127.0.0.1:{}/events", self.port)).await
+        EventStream::connect(&self.events_url()).await
     }
 }
 
@@ -260,8 +226,8 @@ impl Drop for ManagerProcess {
             eprintln!("--- manager log ---\n{}", self.log());
         }
         // The nodes die with it (PR_SET_PDEATHSIG).
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let _ = self.process.child.kill();
+        let _ = self.process.child.wait();
     }
 }
 
@@ -271,79 +237,6 @@ async fn decode<T: DeserializeOwned>(response: reqwest::Response, what: &str) ->
     let body = serde_json::from_str(&text)
         .unwrap_or_else(|err| panic!("{what} answered {status} with {text:?}: {err}"));
     (status, body)
-}
-
-/// Call `check` until it returns `Some`, at most `attempts` times with
-/// `pause` between; panic with `what` if it never does.
-pub async fn wait_until<T, F, Fut>(what: &str, attempts: u32, pause: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    for _ in 0..attempts {
-        if let Some(value) = check().await {
-            return value;
-        }
-        tokio::time::sleep(pause).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
-/// The manager's event stream, read by a background task.
-pub struct EventStream {
-    events: tokio::sync::mpsc::UnboundedReceiver<Event>,
-    reader: tokio::task::JoinHandle<()>,
-}
-
-impl EventStream {
-    pub async fn connect(url: &str) -> EventStream {
-        let (stream, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .unwrap_or_else(|err| panic!("connect to {url}: {err}"));
-        let (tx, events) = tokio::sync::mpsc::unbounded_channel();
-        let reader = tokio::spawn(async move {
-            let (_sink, mut incoming) = stream.split();
-            while let Some(Ok(message)) = incoming.next().await {
-                if let Message::Text(text) = message {
-                    let event: Event = serde_json::from_str(text.as_str())
-                        .unwrap_or_else(|err| panic!("unreadable event {text}: {err}"));
-                    if tx.send(event).is_err() {
-                        break;
-                    }
-                }
-            }
-        });
-        EventStream { events, reader }
-    }
-
-    /// The next event, waiting at most 30 s.
-    pub async fn next(&mut self) -> Event {
-        tokio::time::timeout(Duration::from_secs(30), self.events.recv())
-            .await
-            .expect("an event within 30 s")
-            .expect("the event stream is open")
-    }
-
-    /// Read events until one matches, at most 5000 events or 60 s.
-    pub async fn wait_for(&mut self, what: &str, mut matches: impl FnMut(&Event) -> bool) -> Event {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        for _ in 0..5000 {
-            let event = tokio::time::timeout_at(deadline, self.events.recv())
-                .await
-                .unwrap_or_else(|_| panic!("no {what} event within 60 s"))
-                .unwrap_or_else(|| panic!("the event stream closed before a {what} event"));
-            if matches(&event) {
-                return event;
-            }
-        }
-        panic!("no {what} event among 5000 events");
-    }
-}
-
-impl Drop for EventStream {
-    fn drop(&mut self) {
-        self.reader.abort();
-    }
 }
 
 /// Whether the process exists and is not a zombie.
@@ -359,60 +252,15 @@ pub fn process_alive(pid: u32) -> bool {
     }
 }
 
+/// The port of a `host:port` the manager or a node announced; a test that
+/// got something else has found a bug.
+pub fn port_of(address: &str) -> u16 {
+    shared::address::parse_host_port(address)
+        .unwrap_or_else(|err| panic!("{address:?} is not host:port: {err}"))
+        .1
+}
+
 /// Whether nothing listens on the port any more: binding it works.
 pub fn port_free(port: u16) -> bool {
     std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
-}
-
-pub fn port_of(address: &str) -> u16 {
-    address
-        .rsplit(':')
-        .next()
-        .and_then(|port| port.parse().ok())
-        .unwrap_or_else(|| panic!("no port in {address:?}"))
-}
-
-/// A node the test starts itself, outside the manager (for `/nodes/attach`).
-pub struct LoneNode {
-    child: Child,
-    pub address: String,
-    _data: TempDir,
-}
-
-impl LoneNode {
-    pub fn start() -> LoneNode {
-        let data = tempfile::tempdir().expect("temp dir");
-        let mut child = Command::new(node_bin())
-            .args(["-p", "0", "--chain", "regtest", "--data-dir"])
-            .arg(data.path().join("node"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start a node");
-        let stdout = child.stdout.take().expect("node stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(address) = line.strip_prefix("listening on http://") {
-                    let _ = tx.send(address.trim_end_matches('/').to_owned());
-                }
-            }
-        });
-        let address = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the node's listening line");
-        LoneNode {
-            child,
-            address,
-            _data: data,
-        }
-    }
-}
-
-impl Drop for LoneNode {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
