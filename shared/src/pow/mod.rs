@@ -7,6 +7,8 @@
 //! read most significant first, are the hash as a big-endian number, so they
 //! compare directly against the target's words.
 
+mod portable;
+
 use core::ops::Range;
 
 use sha2::compress256;
@@ -19,6 +21,9 @@ use crate::target::Target;
 /// Attempts between two looks at the stop condition.
 pub const STOP_CHECK_INTERVAL: u64 = 1 << 16;
 
+/// Where `proof` sits inside the header's second 64-byte block.
+const PROOF_IN_TAIL: usize = PROOF_OFFSET - 64;
+
 /// SHA-256's initial state.
 const IV: [u32; 8] = [
     0x6a09_e667,
@@ -30,9 +35,6 @@ const IV: [u32; 8] = [
     0x1f83_d9ab,
     0x5be0_cd19,
 ];
-
-/// Where `proof` sits inside the header's second 64-byte block.
-const PROOF_IN_TAIL: usize = PROOF_OFFSET - 64;
 
 /// What a search ended with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,25 +88,6 @@ impl PowSearch {
         }
     }
 
-    /// The SHA-256d state words of the header with `proof` set to `nonce`.
-    #[inline(always)]
-    fn hash_words(&self, nonce: u64) -> [u32; 8] {
-        let mut inner_block = self.tail;
-        inner_block[PROOF_IN_TAIL..PROOF_IN_TAIL + 8].copy_from_slice(&nonce.to_le_bytes());
-        let mut inner = self.midstate;
-        compress256(&mut inner, &[GenericArray::from(inner_block)]);
-
-        let mut outer_block = [0u8; 64];
-        for (chunk, word) in outer_block.chunks_exact_mut(4).zip(inner) {
-            chunk.copy_from_slice(&word.to_be_bytes());
-        }
-        outer_block[32] = 0x80;
-        outer_block[62] = 0x01; // length: 256 bits
-        let mut outer = IV;
-        compress256(&mut outer, &[GenericArray::from(outer_block)]);
-        outer
-    }
-
     /// Tries every nonce in `nonces` until one meets the target, the range
     /// ends, or `should_stop` (asked every [`STOP_CHECK_INTERVAL`] attempts)
     /// says so.
@@ -116,28 +99,31 @@ impl PowSearch {
                 return SearchOutcome::Stopped { attempts };
             }
             let batch_end = nonces.end.min(next.saturating_add(STOP_CHECK_INTERVAL));
-            for nonce in next..batch_end {
-                let words = self.hash_words(nonce);
-                if words <= self.target_words {
-                    let mut bytes = [0u8; 32];
-                    for (chunk, word) in bytes.chunks_exact_mut(4).zip(words) {
-                        chunk.copy_from_slice(&word.to_be_bytes());
-                    }
-                    let header = Header {
-                        proof: nonce,
-                        ..self.header
-                    };
-                    return SearchOutcome::Found {
-                        header,
-                        hash: BlockHash::from_bytes(bytes),
-                        attempts: attempts + (nonce - next) + 1,
-                    };
+            if let Some((nonce, words)) = self.first_hit(next..batch_end) {
+                let mut bytes = [0u8; 32];
+                for (chunk, word) in bytes.chunks_exact_mut(4).zip(words) {
+                    chunk.copy_from_slice(&word.to_be_bytes());
                 }
+                let header = Header {
+                    proof: nonce,
+                    ..self.header
+                };
+                return SearchOutcome::Found {
+                    header,
+                    hash: BlockHash::from_bytes(bytes),
+                    attempts: attempts + (nonce - next) + 1,
+                };
             }
             attempts += batch_end - next;
             next = batch_end;
         }
         SearchOutcome::Exhausted { attempts }
+    }
+
+    /// The first nonce in `nonces` whose hash meets the target, with the
+    /// hash's state words; the one place that picks the kernel.
+    fn first_hit(&self, nonces: Range<u64>) -> Option<(u64, [u32; 8])> {
+        portable::first_hit(self, nonces)
     }
 }
 
@@ -217,7 +203,7 @@ mod tests {
         let header = template();
         let search = PowSearch::new(&header, Target::MAX);
         for nonce in [0u64, 1, 0xdead_beef, u64::MAX] {
-            let words = search.hash_words(nonce);
+            let words = portable::hash_words(&search, nonce);
             let mut bytes = [0u8; 32];
             for (chunk, word) in bytes.chunks_exact_mut(4).zip(words) {
                 chunk.copy_from_slice(&word.to_be_bytes());
