@@ -3,8 +3,8 @@
 //! `sha256rnds2` does two rounds, and the next one needs its result, so a
 //! single stream waits out the instruction's latency between every two
 //! rounds. Independent nonces have no such chain between them: with
-//! [`LANES`] of them in flight the core overlaps their rounds and runs close
-//! to the instruction's throughput instead.
+//! [`LANES`] of them in flight the core overlaps their rounds (on the Zen 4
+//! this was measured on, about twice the single-stream rate per core).
 //!
 //! On top of the template's midstate, the first six rounds of the header's
 //! second block and its message words 16..20 depend only on the template
@@ -20,8 +20,9 @@ use core::ops::Range;
 
 use super::{IV, PROOF_IN_TAIL, PowSearch};
 
-/// Nonces hashed together. Two hide `sha256rnds2`'s latency on the CPUs
-/// measured; more lanes need more than the 16 XMM registers.
+/// Nonces hashed together. Two hide `sha256rnds2`'s latency on the CPU
+/// measured; three and four gained nothing there, their state no longer
+/// fitting the 16 XMM registers.
 pub(super) const LANES: usize = 2;
 
 // `Prepared::hash` puts the nonce in message words 6 and 7.
