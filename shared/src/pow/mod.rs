@@ -1,4 +1,4 @@
-//! The mining kernel.
+//! The mining kernels.
 //!
 //! The 96-byte header spans two SHA-256 blocks, and `proof` lies in the
 //! second. So the first block's compression (the midstate) is done once per
@@ -6,6 +6,17 @@
 //! block, then the 32-byte digest for the outer hash. The outer state words,
 //! read most significant first, are the hash as a big-endian number, so they
 //! compare directly against the target's words.
+//!
+//! Two [`Kernel`]s do the hashing: `portable` (one nonce at a time through
+//! `sha2`, everywhere) and, on x86-64 CPUs with the SHA extensions,
+//! `sha-ni-2way`, which interleaves two nonces. [`PowSearch::new`] takes the
+//! fastest one the CPU has; both answer every search identically, and the
+//! batching, stop checks and attempt counts live in [`PowSearch::search`]
+//! alone.
+
+mod portable;
+#[cfg(target_arch = "x86_64")]
+mod sha_ni;
 
 use core::ops::Range;
 
@@ -19,6 +30,9 @@ use crate::target::Target;
 /// Attempts between two looks at the stop condition.
 pub const STOP_CHECK_INTERVAL: u64 = 1 << 16;
 
+/// Where `proof` sits inside the header's second 64-byte block.
+const PROOF_IN_TAIL: usize = PROOF_OFFSET - 64;
+
 /// SHA-256's initial state.
 const IV: [u32; 8] = [
     0x6a09_e667,
@@ -30,9 +44,6 @@ const IV: [u32; 8] = [
     0x1f83_d9ab,
     0x5be0_cd19,
 ];
-
-/// Where `proof` sits inside the header's second 64-byte block.
-const PROOF_IN_TAIL: usize = PROOF_OFFSET - 64;
 
 /// What a search ended with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,9 +70,63 @@ impl SearchOutcome {
     }
 }
 
+/// The code that hashes the nonces of a search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    /// One nonce at a time through `sha2`'s compression function (which
+    /// uses the SHA extensions single-stream when the CPU has them). Runs
+    /// on every target, wasm32 included.
+    Portable,
+    /// Two nonces at once through the x86-64 SHA extensions
+    /// (`sha256rnds2`, `sha256msg1/2` with SSE2, SSSE3 and SSE4.1), the
+    /// first six rounds of the second block shared per template. Only on
+    /// x86-64 CPUs that have them.
+    ShaNi2Way,
+}
+
+impl Kernel {
+    /// Every kernel, slowest first.
+    pub const ALL: [Kernel; 2] = [Kernel::Portable, Kernel::ShaNi2Way];
+
+    /// A short stable name, as the bench and logs print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Portable => "portable",
+            Kernel::ShaNi2Way => "sha-ni-2way",
+        }
+    }
+
+    /// Whether this CPU can run the kernel (asked at run time).
+    pub fn is_available(self) -> bool {
+        match self {
+            Kernel::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            Kernel::ShaNi2Way => sha_ni::is_available(),
+            #[cfg(not(target_arch = "x86_64"))]
+            Kernel::ShaNi2Way => false,
+        }
+    }
+
+    /// The fastest kernel this CPU can run.
+    pub fn fastest_available() -> Kernel {
+        Kernel::ALL
+            .into_iter()
+            .rev()
+            .find(|kernel| kernel.is_available())
+            .unwrap_or(Kernel::Portable)
+    }
+}
+
+/// [`PowSearch::with_kernel`] was asked for a kernel this CPU cannot run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the {} mining kernel needs CPU features this machine lacks", .0.name())]
+pub struct KernelUnavailable(pub Kernel);
+
 /// A header template prepared for searching nonces.
 #[derive(Debug, Clone)]
 pub struct PowSearch {
+    /// Only ever a kernel this CPU can run.
+    kernel: Kernel,
     header: Header,
     midstate: [u32; 8],
     /// The header's last 32 bytes, SHA-256 padding and the 768-bit length.
@@ -70,7 +135,24 @@ pub struct PowSearch {
 }
 
 impl PowSearch {
+    /// Prepares `header` for the fastest kernel this CPU can run.
     pub fn new(header: &Header, target: Target) -> Self {
+        Self::prepare(header, target, Kernel::fastest_available())
+    }
+
+    /// Prepares `header` for `kernel`, if this CPU can run it.
+    pub fn with_kernel(
+        header: &Header,
+        target: Target,
+        kernel: Kernel,
+    ) -> Result<Self, KernelUnavailable> {
+        if !kernel.is_available() {
+            return Err(KernelUnavailable(kernel));
+        }
+        Ok(Self::prepare(header, target, kernel))
+    }
+
+    fn prepare(header: &Header, target: Target, kernel: Kernel) -> Self {
         let bytes = header.to_bytes();
         let mut midstate = IV;
         compress256(&mut midstate, &[*GenericArray::from_slice(&bytes[..64])]);
@@ -79,6 +161,7 @@ impl PowSearch {
         tail[HEADER_LEN - 64] = 0x80;
         tail[56..].copy_from_slice(&((HEADER_LEN as u64) * 8).to_be_bytes());
         Self {
+            kernel,
             header: *header,
             midstate,
             tail,
@@ -86,23 +169,14 @@ impl PowSearch {
         }
     }
 
-    /// The SHA-256d state words of the header with `proof` set to `nonce`.
-    #[inline(always)]
-    fn hash_words(&self, nonce: u64) -> [u32; 8] {
-        let mut inner_block = self.tail;
-        inner_block[PROOF_IN_TAIL..PROOF_IN_TAIL + 8].copy_from_slice(&nonce.to_le_bytes());
-        let mut inner = self.midstate;
-        compress256(&mut inner, &[GenericArray::from(inner_block)]);
+    /// The kernel this search hashes with.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
 
-        let mut outer_block = [0u8; 64];
-        for (chunk, word) in outer_block.chunks_exact_mut(4).zip(inner) {
-            chunk.copy_from_slice(&word.to_be_bytes());
-        }
-        outer_block[32] = 0x80;
-        outer_block[62] = 0x01; // length: 256 bits
-        let mut outer = IV;
-        compress256(&mut outer, &[GenericArray::from(outer_block)]);
-        outer
+    /// The name of that kernel (see [`Kernel::name`]).
+    pub fn kernel_name(&self) -> &'static str {
+        self.kernel.name()
     }
 
     /// Tries every nonce in `nonces` until one meets the target, the range
@@ -116,29 +190,44 @@ impl PowSearch {
                 return SearchOutcome::Stopped { attempts };
             }
             let batch_end = nonces.end.min(next.saturating_add(STOP_CHECK_INTERVAL));
-            for nonce in next..batch_end {
-                let words = self.hash_words(nonce);
-                if words <= self.target_words {
-                    let mut bytes = [0u8; 32];
-                    for (chunk, word) in bytes.chunks_exact_mut(4).zip(words) {
-                        chunk.copy_from_slice(&word.to_be_bytes());
-                    }
-                    let header = Header {
-                        proof: nonce,
-                        ..self.header
-                    };
-                    return SearchOutcome::Found {
-                        header,
-                        hash: BlockHash::from_bytes(bytes),
-                        attempts: attempts + (nonce - next) + 1,
-                    };
-                }
+            if let Some((nonce, words)) = self.first_hit(next..batch_end) {
+                let header = Header {
+                    proof: nonce,
+                    ..self.header
+                };
+                return SearchOutcome::Found {
+                    header,
+                    hash: hash_of_words(words),
+                    attempts: attempts + (nonce - next) + 1,
+                };
             }
             attempts += batch_end - next;
             next = batch_end;
         }
         SearchOutcome::Exhausted { attempts }
     }
+
+    /// The first nonce in `nonces` whose hash meets the target, with the
+    /// hash's state words; the one place that picks the kernel.
+    fn first_hit(&self, nonces: Range<u64>) -> Option<(u64, [u32; 8])> {
+        match self.kernel {
+            Kernel::Portable => portable::first_hit(self, nonces),
+            #[cfg(target_arch = "x86_64")]
+            Kernel::ShaNi2Way => sha_ni::first_hit(self, nonces),
+            // `with_kernel` never lets it in off x86-64.
+            #[cfg(not(target_arch = "x86_64"))]
+            Kernel::ShaNi2Way => portable::first_hit(self, nonces),
+        }
+    }
+}
+
+/// The block hash whose big-endian words are the outer state `words`.
+fn hash_of_words(words: [u32; 8]) -> BlockHash {
+    let mut bytes = [0u8; 32];
+    for (chunk, word) in bytes.chunks_exact_mut(4).zip(words) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+    BlockHash::from_bytes(bytes)
 }
 
 /// Splits `nonces` into `threads` disjoint ranges and searches them in
@@ -217,18 +306,60 @@ mod tests {
         let header = template();
         let search = PowSearch::new(&header, Target::MAX);
         for nonce in [0u64, 1, 0xdead_beef, u64::MAX] {
-            let words = search.hash_words(nonce);
-            let mut bytes = [0u8; 32];
-            for (chunk, word) in bytes.chunks_exact_mut(4).zip(words) {
-                chunk.copy_from_slice(&word.to_be_bytes());
-            }
+            let words = portable::hash_words(&search, nonce);
             let plain = Header {
                 proof: nonce,
                 ..header
             }
             .block_hash();
-            assert_eq!(BlockHash::from_bytes(bytes), plain);
+            assert_eq!(hash_of_words(words), plain);
         }
+    }
+
+    /// Every kernel this CPU runs, saying which it skips.
+    fn runnable_kernels() -> Vec<Kernel> {
+        Kernel::ALL
+            .into_iter()
+            .filter(|kernel| {
+                let runs = kernel.is_available();
+                if !runs {
+                    eprintln!("{} kernel: not on this CPU, skipped", kernel.name());
+                }
+                runs
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_kernel_hashes_like_plain_double_sha256() {
+        let header = template();
+        for kernel in runnable_kernels() {
+            let search = PowSearch::with_kernel(&header, Target::MAX, kernel).unwrap();
+            // One nonce at a time, then an odd-length run for the lanes.
+            for nonce in [0u64, 1, 2, 0xdead_beef, 1 << 32, u64::MAX - 1] {
+                let (found, words) = search.first_hit(nonce..nonce + 1).unwrap();
+                assert_eq!(found, nonce);
+                let plain = Header {
+                    proof: nonce,
+                    ..header
+                }
+                .block_hash();
+                assert_eq!(hash_of_words(words), plain, "{} at {nonce}", kernel.name());
+            }
+        }
+    }
+
+    #[test]
+    fn new_takes_the_fastest_kernel_the_cpu_has() {
+        let search = PowSearch::new(&template(), Target::MAX);
+        assert_eq!(search.kernel(), Kernel::fastest_available());
+        assert_eq!(search.kernel_name(), search.kernel().name());
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("sha") {
+            assert_eq!(search.kernel(), Kernel::ShaNi2Way);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        assert_eq!(search.kernel(), Kernel::Portable);
     }
 
     #[test]
