@@ -20,7 +20,8 @@
 //! - [`validation`]: the consensus rules, one error variant per reason;
 //!   `now` is always passed in by the caller.
 //! - `openapi` (feature `openapi`): OpenAPI schemas for the hex-string types.
-//! - [`pow`]: the mining kernel (SHA-256 midstate, cancellable nonce search).
+//! - [`pow`]: the mining kernels (SHA-256 midstate, cancellable nonce
+//!   search): portable, and two-way SHA-NI chosen at run time on x86-64.
 //! - [`template`]: the next block a miner works on, and helpers that grow
 //!   valid chains for tests and tools.
 
