@@ -13,7 +13,8 @@ use std::sync::Arc;
 use shared::api::{TipInfo, TipStatus};
 use shared::validation::Ancestry;
 use shared::{
-    Block, BlockHash, ChainParams, Header, Rejection, Target, Work, check_block, check_header,
+    Block, BlockHash, ChainParams, Header, Rejection, Target, Work, check_block,
+    validate_headers_after,
 };
 
 /// Most blocks kept waiting for a parent; the oldest are dropped beyond it.
@@ -263,15 +264,7 @@ impl BlockTree {
         match check_block(&self.params, block, ancestry, now_ms) {
             Ok(target) => Ok(Validated { hash, target }),
             Err(reason) => {
-                // A block from the future may become valid later; anything
-                // else is invalid for good. A wrong stated hash says nothing
-                // about the real block with that header.
-                let permanent = !matches!(
-                    reason,
-                    Rejection::TimestampTooFarAhead { .. }
-                        | Rejection::BadEncoding(shared::EncodingError::HashMismatch { .. })
-                );
-                if permanent {
+                if reason.is_permanent() {
                     self.remember_invalid(hash, block.header, reason.clone());
                 }
                 Err(Verdict::Invalid(reason))
@@ -351,17 +344,20 @@ impl BlockTree {
         }
     }
 
-    /// Adds headers from a peer (oldest first, connecting to a known
-    /// entry) as headers-only entries after checking each in context.
-    /// Returns the hashes whose blocks are still missing, in order.
+    /// Adds headers from a peer (oldest first, each connecting to a known
+    /// entry or to the header before it) as headers-only entries; `shared`
+    /// checks them in context. Returns the hashes whose blocks are still
+    /// missing, in order. On a bad header, the good ones before it stay.
     pub fn insert_headers(
         &mut self,
         headers: &[Header],
         now_ms: u64,
     ) -> Result<Vec<BlockHash>, (BlockHash, Rejection)> {
+        let hashes: Vec<BlockHash> = headers.iter().map(Header::block_hash).collect();
         let mut missing = Vec::new();
-        for header in headers {
-            let hash = header.block_hash();
+        let mut i = 0;
+        while i < headers.len() {
+            let hash = hashes[i];
             if let Some((_, reason)) = self.invalid.get(&hash) {
                 return Err((hash, reason.clone()));
             }
@@ -369,10 +365,25 @@ impl BlockTree {
                 if entry.block.is_none() {
                     missing.push(hash);
                 }
+                i += 1;
                 continue;
             }
-            let parent = header.previous_hash;
-            let Some(parent_work) = self.entries.get(&parent).map(|e| e.work) else {
+            // A run of new headers, each the parent of the next, stopping
+            // before one already known to be invalid. A header after an
+            // unknown one cannot be known itself (every entry's parent is
+            // an entry), so the run holds new headers only; and because
+            // each one's parent is the header before it, every rejection
+            // `shared` gives is about the header itself, never about how
+            // the peer strung the batch together.
+            let mut end = i + 1;
+            while end < headers.len()
+                && headers[end].previous_hash == hashes[end - 1]
+                && !self.invalid.contains_key(&hashes[end])
+            {
+                end += 1;
+            }
+            let parent = headers[i].previous_hash;
+            if !self.entries.contains_key(&parent) {
                 return Err((
                     hash,
                     Rejection::WrongPreviousHash {
@@ -380,25 +391,54 @@ impl BlockTree {
                         found: parent,
                     },
                 ));
-            };
-            let ancestors = self.ancestors(parent);
-            let ancestry = Some(Ancestry {
-                headers: &ancestors,
-                parent_hash: parent,
-            });
-            let target = match check_header(&self.params, header, hash, ancestry, now_ms) {
-                Ok(target) => target,
-                Err(reason) => {
-                    if !matches!(reason, Rejection::TimestampTooFarAhead { .. }) {
-                        self.remember_invalid(hash, *header, reason.clone());
+            }
+            let context = self.ancestors(parent);
+            let run = &headers[i..end];
+            match validate_headers_after(&self.params, &context, parent, run, now_ms) {
+                Ok(checked) => self.insert_header_run(run, &hashes[i..end], &checked.targets),
+                Err(error) => {
+                    // The headers before the bad one passed: keep them, as a
+                    // header-by-header check would have.
+                    let good = usize::try_from(error.index).map_or(0, |i| i.min(run.len()));
+                    if good > 0
+                        && let Ok(checked) = validate_headers_after(
+                            &self.params,
+                            &context,
+                            parent,
+                            &run[..good],
+                            now_ms,
+                        )
+                    {
+                        self.insert_header_run(
+                            &run[..good],
+                            &hashes[i..i + good],
+                            &checked.targets,
+                        );
                     }
-                    return Err((hash, reason));
+                    if let Some(bad) = run.get(good)
+                        && error.reason.is_permanent()
+                    {
+                        self.remember_invalid(error.hash, *bad, error.reason.clone());
+                    }
+                    return Err((error.hash, error.reason));
                 }
-            };
+            }
+            missing.extend_from_slice(&hashes[i..end]);
+            i = end;
+        }
+        Ok(missing)
+    }
+
+    /// Records checked headers (each the parent of the next, the first
+    /// one's parent an entry) as headers-only entries.
+    fn insert_header_run(&mut self, run: &[Header], hashes: &[BlockHash], targets: &[Target]) {
+        for ((header, hash), target) in run.iter().zip(hashes).zip(targets) {
+            let parent = header.previous_hash;
+            let parent_work = self.entries[&parent].work;
             let seq = self.next_seq;
             self.next_seq += 1;
             self.entries.insert(
-                hash,
+                *hash,
                 Entry {
                     header: *header,
                     work: parent_work + target.to_work(),
@@ -406,10 +446,8 @@ impl BlockTree {
                     seq,
                 },
             );
-            self.children.entry(parent).or_default().push(hash);
-            missing.push(hash);
+            self.children.entry(parent).or_default().push(*hash);
         }
-        Ok(missing)
     }
 
     /// Moves the best tip to `candidate` if its branch is fully downloaded
