@@ -368,18 +368,14 @@ impl BlockTree {
                 i += 1;
                 continue;
             }
-            // A run of new headers, each the parent of the next, stopping
-            // before one already known to be invalid. A header after an
-            // unknown one cannot be known itself (every entry's parent is
-            // an entry), so the run holds new headers only; and because
-            // each one's parent is the header before it, every rejection
-            // `shared` gives is about the header itself, never about how
-            // the peer strung the batch together.
+            // A run of new headers, each the parent of the next. A header
+            // after a new one is new itself, since every entry's parent is
+            // an entry (one remembered as invalid inside a run just fails
+            // its check again). Because each one's parent is the header
+            // before it, every rejection `shared` gives is about a header
+            // itself, never about how the peer strung the batch together.
             let mut end = i + 1;
-            while end < headers.len()
-                && headers[end].previous_hash == hashes[end - 1]
-                && !self.invalid.contains_key(&hashes[end])
-            {
+            while end < headers.len() && headers[end].previous_hash == hashes[end - 1] {
                 end += 1;
             }
             let parent = headers[i].previous_hash;
@@ -592,3 +588,6 @@ pub enum Verdict {
     Offer(Offer),
     Invalid(Rejection),
 }
+
+#[cfg(test)]
+mod tests;
