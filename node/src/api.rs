@@ -22,6 +22,7 @@ use shared::api::{
     ReplaceChainResponse, StatusBody, TipsBody,
 };
 use shared::events::{Event, EventKind, MiningMode};
+use shared::address::is_host_port;
 use shared::{Block, BlockHash};
 use tokio::sync::broadcast::error::RecvError;
 use tower_http::trace::TraceLayer;
@@ -319,18 +320,6 @@ async fn nodes_register(
             total_nodes: node.peers.len(),
         }),
     ))
-}
-
-/// `host:port` with a non-empty host and a numeric port.
-pub fn is_host_port(text: &str) -> bool {
-    match text.rsplit_once(':') {
-        Some((host, port)) => {
-            !host.is_empty()
-                && !host.contains(['/', ' ', '?', '#', '@'])
-                && port.parse::<u16>().is_ok_and(|p| p != 0)
-        }
-        None => false,
-    }
 }
 
 /// Mines one block on the best tip and answers with it.

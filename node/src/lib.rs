@@ -102,7 +102,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         node.peers.add(peer_id, peer_address);
     }
     for peer in &config.peers {
-        if api::is_host_port(peer) && node.peers.add("", peer) {
+        if shared::address::is_host_port(peer) && node.peers.add("", peer) {
             let node = Arc::clone(&node);
             let peer = peer.clone();
             tokio::spawn(async move {
