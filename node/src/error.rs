@@ -29,7 +29,7 @@ pub enum ApiError {
     #[error("the node is shutting down")]
     ShuttingDown,
     #[error("storage failed: {0}")]
-    Storage(String),
+    Storage(#[from] crate::store::StoreError),
 }
 
 impl From<JsonRejection> for ApiError {
@@ -68,12 +68,10 @@ impl IntoResponse for ApiError {
             Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Self::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        (
-            status,
-            Json(ErrorBody {
-                error: self.to_string(),
-            }),
-        )
-            .into_response()
+        let error = self.to_string();
+        if status.is_server_error() {
+            tracing::error!(%status, %error, "request failed");
+        }
+        (status, Json(ErrorBody { error })).into_response()
     }
 }

@@ -123,9 +123,7 @@ impl Node {
         while let Some(block) = queue.pop() {
             let outcome = match tree.validate_block(&block, now_ms()) {
                 Ok(validated) => {
-                    self.store
-                        .put_blocks([&block])
-                        .map_err(|e| ApiError::Storage(e.to_string()))?;
+                    self.store.put_blocks([&block])?;
                     let entries: Vec<String> = data_entries(&block);
                     let inserted = tree.insert_block(block, validated);
                     queue.extend(tree.take_orphans(&inserted.hash));
@@ -351,9 +349,7 @@ impl Node {
             return Ok(None);
         }
         let new: Vec<&Block> = chain.iter().filter(|b| !tree.has_block(&b.hash)).collect();
-        self.store
-            .put_blocks(new.iter().copied())
-            .map_err(|e| ApiError::Storage(e.to_string()))?;
+        self.store.put_blocks(new.iter().copied())?;
         let quiet = new.len() > ACCEPT_EVENTS_PER_REPLACE;
         let mut last = None;
         let mut reorg = None;
