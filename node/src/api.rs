@@ -232,7 +232,9 @@ async fn chain_replace(
         Err(other) => return Err(other.into()),
     };
     let worker = Arc::clone(&node);
-    let outcome = tokio::task::spawn_blocking(move || worker.replace_chain(chain))
+    let outcome = node
+        .tasks
+        .spawn_blocking(move || worker.replace_chain(chain))
         .await
         .map_err(|_| ApiError::ShuttingDown)??;
     match outcome {
@@ -292,11 +294,11 @@ async fn nodes_register(
             added.push(address.clone());
         }
     }
-    let saver = Arc::clone(&node);
-    tokio::task::spawn_blocking(move || saver.save_peers());
+    node.save_peers();
     for address in added {
-        let node = Arc::clone(&node);
-        tokio::spawn(async move { node.sync_with(&address).await });
+        let syncer = Arc::clone(&node);
+        node.tasks
+            .spawn(async move { syncer.sync_with(&address).await });
     }
     // Ids and addresses pair up by position; an id without an address
     // cannot be contacted, so it is skipped and said so.
@@ -384,8 +386,9 @@ async fn block_new(
     if bytes.iter().all(u8::is_ascii_whitespace) || bytes.trim_ascii() == b"null" {
         match from {
             Some(address) => {
-                let node = Arc::clone(&node);
-                tokio::spawn(async move { node.sync_with(&address).await });
+                let syncer = Arc::clone(&node);
+                node.tasks
+                    .spawn(async move { syncer.sync_with(&address).await });
             }
             None => node.sync_with_all().await,
         }
@@ -569,10 +572,10 @@ async fn entries_post(
     }
     if !node.is_isolated() {
         for address in node.peers.addresses() {
-            let node = Arc::clone(&node);
+            let relay = Arc::clone(&node);
             let request = request.clone();
-            tokio::spawn(async move {
-                let _ = node.peers.relay_entry(&address, &request).await;
+            node.tasks.spawn(async move {
+                let _ = relay.peers.relay_entry(&address, &request).await;
             });
         }
     }
@@ -598,7 +601,9 @@ async fn events(State(node): State<AppState>, upgrade: WebSocketUpgrade) -> Resp
     // Subscribe before the handshake completes, so a client that acts as
     // soon as it is connected sees every event its actions cause.
     let receiver = node.events.subscribe();
-    upgrade.on_upgrade(move |socket| stream_events(node, receiver, socket))
+    // axum runs the connection; tracking it lets shutdown wait for it.
+    let tracked = Arc::clone(&node);
+    upgrade.on_upgrade(move |socket| tracked.tasks.track(stream_events(node, receiver, socket)))
 }
 
 async fn stream_events(

@@ -5,7 +5,9 @@
 //!
 //! The tree only decides; it does no I/O. The node persists a block between
 //! [`BlockTree::validate_block`] and [`BlockTree::insert_block`], so nothing
-//! enters the tree that is not on disk.
+//! enters the tree that is not on disk. The two calls may be apart (the
+//! node does not hold the tree across the commit): `insert_block` answers
+//! `None` when the block got in meanwhile.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -308,9 +310,13 @@ impl BlockTree {
     }
 
     /// Adds a validated (and stored) block, moving the best tip if it now
-    /// has the most work.
-    pub fn insert_block(&mut self, block: Block, validated: Validated) -> Inserted {
+    /// has the most work; `None` if the full block is already here (another
+    /// copy was inserted since it was validated).
+    pub fn insert_block(&mut self, block: Block, validated: Validated) -> Option<Inserted> {
         let Validated { hash, target } = validated;
+        if self.has_block(&hash) {
+            return None;
+        }
         let header = block.header;
         let parent_work = self
             .entries
@@ -335,13 +341,13 @@ impl BlockTree {
                 .push(hash);
         }
         let reorg = self.update_best(hash);
-        Inserted {
+        Some(Inserted {
             hash,
             height: header.index,
             previous_hash: header.previous_hash,
             active: self.is_active(&hash, header.index),
             reorg,
-        }
+        })
     }
 
     /// Adds headers from a peer (oldest first, each connecting to a known

@@ -263,6 +263,68 @@ async fn an_invalid_pushed_block_is_refused_with_its_reason() {
     assert_eq!(node.status().await.height, 0);
 }
 
+/// Copies of one block at once, and children sent together with their
+/// parents: each block joins once (one event), none is lost.
+#[tokio::test]
+async fn blocks_pushed_at_once_join_once_and_none_is_lost() {
+    let node = TestNode::start();
+    let mut events = EventStream::of_node(&node).await;
+    let chain = local_chain(12);
+    let copies = (0..8).map(|_| node.post_json("/block/new", &chain[1]));
+    for response in futures_util::future::join_all(copies).await {
+        assert_eq!(response.status(), 200);
+    }
+    for pair in chain[2..].chunks(2) {
+        // The child first, so it often arrives while its parent is stored.
+        let pushes = pair.iter().rev().map(|b| node.post_json("/block/new", b));
+        for response in futures_util::future::join_all(pushes).await {
+            assert!(
+                matches!(response.status().as_u16(), 200 | 202),
+                "{}",
+                response.status()
+            );
+        }
+    }
+    common::wait_until(
+        "every pushed block to join",
+        100,
+        std::time::Duration::from_millis(100),
+        || async {
+            let status = node.status().await;
+            (status.best_hash == chain[12].hash).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(node.status().await.height, 12);
+
+    // Every block event was sent before the answers; one more event marks
+    // the end of them in the stream.
+    let marker = shared::api::EntryRequest {
+        data: "marker".into(),
+    };
+    assert_eq!(node.post_json("/entries", &marker).await.status(), 201);
+    let mut accepted = std::collections::HashMap::new();
+    events
+        .wait_for("the marker entry", |e| match &e.kind {
+            EventKind::BlockAccepted { hash, .. } => {
+                *accepted.entry(*hash).or_insert(0) += 1;
+                false
+            }
+            EventKind::EntryAdded { data, .. } => data == "marker",
+            _ => false,
+        })
+        .await;
+    for block in &chain[1..] {
+        assert_eq!(
+            accepted.get(&block.hash),
+            Some(&1),
+            "block {}",
+            block.header.index
+        );
+    }
+    assert_eq!(accepted.len(), 12);
+}
+
 #[tokio::test]
 async fn a_token_guards_mutating_endpoints_only() {
     let dir = tempfile::tempdir().unwrap();

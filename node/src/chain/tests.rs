@@ -40,7 +40,9 @@ fn joined(a: &[Block], b: &[Block]) -> Vec<Block> {
 /// Validates and inserts, as the node does (minus the disk).
 fn offer(tree: &mut BlockTree, block: &Block) -> Result<Inserted, Verdict> {
     let validated = tree.validate_block(block, now())?;
-    Ok(tree.insert_block(block.clone(), validated))
+    Ok(tree
+        .insert_block(block.clone(), validated)
+        .expect("validated and not inserted since"))
 }
 
 fn offer_all(tree: &mut BlockTree, blocks: &[Block]) -> Vec<Inserted> {
@@ -121,6 +123,22 @@ fn a_known_block_is_a_duplicate() {
         offer(&mut tree, &params().genesis),
         Err(Verdict::Offer(Offer::Duplicate))
     ));
+    assert_eq!(tree.tips().len(), 1);
+}
+
+#[test]
+fn a_copy_validated_before_the_first_was_inserted_is_not_inserted_twice() {
+    let chain = extend(&genesis(), 2, "a");
+    let mut tree = BlockTree::new(params());
+    // Two copies arrive at once: both pass validation before either is
+    // inserted (the node commits to disk in between, without the tree).
+    let first = tree.validate_block(&chain[0], now()).unwrap();
+    let second = tree.validate_block(&chain[0], now()).unwrap();
+    assert!(tree.insert_block(chain[0].clone(), first).is_some());
+    assert_eq!(tree.insert_block(chain[0].clone(), second), None);
+    offer(&mut tree, &chain[1]).unwrap();
+    assert_eq!(active_hashes(&tree), hashes(&joined(&genesis(), &chain)));
+    assert_eq!(tree.children[&chain[0].hash], [chain[1].hash]);
     assert_eq!(tree.tips().len(), 1);
 }
 
