@@ -404,6 +404,16 @@ async fn block_new(
             message(&format!("block accepted at height {}", inserted.height)),
         )),
         Accepted::Duplicate => Ok((StatusCode::OK, message("block already known"))),
+        Accepted::BeingStored => Ok((
+            StatusCode::ACCEPTED,
+            message("block being stored from another copy"),
+        )),
+        Accepted::AfterParent { parent } => Ok((
+            StatusCode::ACCEPTED,
+            message(&format!(
+                "parent {parent} is being stored: this block follows it"
+            )),
+        )),
         Accepted::Orphan { missing } => Ok((
             StatusCode::ACCEPTED,
             message(&format!(

@@ -5,9 +5,11 @@
 //!
 //! The tree only decides; it does no I/O. The node persists a block between
 //! [`BlockTree::validate_block`] and [`BlockTree::insert_block`], so nothing
-//! enters the tree that is not on disk. The two calls may be apart (the
-//! node does not hold the tree across the commit): `insert_block` answers
-//! `None` when the block got in meanwhile.
+//! enters the tree that is not on disk. The node does not hold the tree
+//! across that commit, so the tree remembers which blocks are being stored:
+//! another copy of one is not validated (and stored) again, and a child of
+//! one waits for it instead of looking like an orphan whose parent must be
+//! fetched from peers.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -50,6 +52,12 @@ pub struct Validated {
 pub enum Offer {
     /// Already known and valid.
     Duplicate,
+    /// Validated and being stored by another caller; it joins when that
+    /// commit ends.
+    BeingStored,
+    /// Its parent is being stored; it waits in the orphan pool and joins
+    /// right after the parent.
+    AfterParent { parent: BlockHash },
     /// Its parent is unknown; it waits in the orphan pool.
     Orphan { missing: BlockHash },
 }
@@ -96,6 +104,8 @@ pub struct BlockTree {
     orphans: HashMap<BlockHash, Vec<Block>>,
     orphan_order: Vec<BlockHash>,
     active: Vec<BlockHash>,
+    /// Validated and not yet inserted (or abandoned): being stored.
+    storing: HashSet<BlockHash>,
     next_seq: u64,
 }
 
@@ -116,6 +126,7 @@ impl BlockTree {
             orphans: HashMap::new(),
             orphan_order: Vec::new(),
             active: vec![genesis.hash],
+            storing: HashSet::new(),
             next_seq: 1,
         };
         tree.entries.insert(
@@ -234,12 +245,18 @@ impl BlockTree {
             .collect()
     }
 
-    /// Checks a block against its parent's context, without changing the
-    /// tree (except remembering an invalid block).
+    /// Checks a block against its parent's context. A valid block counts
+    /// as being stored until [`BlockTree::insert_block`] or
+    /// [`BlockTree::abandon`]; otherwise the tree changes only to remember
+    /// an invalid block or keep an orphan.
     pub fn validate_block(&mut self, block: &Block, now_ms: u64) -> Result<Validated, Verdict> {
         let hash = block.header.block_hash();
-        if self.has_block(&hash) && block.hash == hash {
+        let honest = block.hash == hash;
+        if honest && self.has_block(&hash) {
             return Err(Verdict::Offer(Offer::Duplicate));
+        }
+        if honest && self.storing.contains(&hash) {
+            return Err(Verdict::Offer(Offer::BeingStored));
         }
         if let Some((_, reason)) = self.invalid.get(&hash) {
             return Err(Verdict::Invalid(reason.clone()));
@@ -247,8 +264,16 @@ impl BlockTree {
         let parent_hash = block.header.previous_hash;
         let is_genesis_claim = block.header.index == 0;
         if !is_genesis_claim && !self.has_block(&parent_hash) {
-            if block.hash == hash {
-                self.add_orphan(block.clone());
+            if !honest {
+                return Err(Verdict::Offer(Offer::Orphan {
+                    missing: parent_hash,
+                }));
+            }
+            self.add_orphan(block.clone());
+            if self.storing.contains(&parent_hash) {
+                return Err(Verdict::Offer(Offer::AfterParent {
+                    parent: parent_hash,
+                }));
             }
             return Err(Verdict::Offer(Offer::Orphan {
                 missing: parent_hash,
@@ -264,7 +289,10 @@ impl BlockTree {
             parent_hash,
         });
         match check_block(&self.params, block, ancestry, now_ms) {
-            Ok(target) => Ok(Validated { hash, target }),
+            Ok(target) => {
+                self.storing.insert(hash);
+                Ok(Validated { hash, target })
+            }
             Err(reason) => {
                 if reason.is_permanent() {
                     self.remember_invalid(hash, block.header, reason.clone());
@@ -314,6 +342,7 @@ impl BlockTree {
     /// copy was inserted since it was validated).
     pub fn insert_block(&mut self, block: Block, validated: Validated) -> Option<Inserted> {
         let Validated { hash, target } = validated;
+        self.storing.remove(&hash);
         if self.has_block(&hash) {
             return None;
         }
@@ -348,6 +377,12 @@ impl BlockTree {
             active: self.is_active(&hash, header.index),
             reorg,
         })
+    }
+
+    /// Gives up a validated block that could not be stored, so a later
+    /// copy is validated (and stored) afresh.
+    pub fn abandon(&mut self, validated: Validated) {
+        self.storing.remove(&validated.hash);
     }
 
     /// Adds headers from a peer (oldest first, each connecting to a known

@@ -44,8 +44,27 @@ pub enum Source {
 pub enum Accepted {
     Stored(Inserted),
     Duplicate,
-    Orphan { missing: BlockHash },
+    /// Another copy is being stored right now.
+    BeingStored,
+    /// Waits for its parent, which is being stored right now.
+    AfterParent {
+        parent: BlockHash,
+    },
+    Orphan {
+        missing: BlockHash,
+    },
     Invalid(shared::Rejection),
+}
+
+impl Accepted {
+    /// Whether the block is in the tree, or joins it without anything more
+    /// from peers (another request is storing it or its parent).
+    pub fn joins(&self) -> bool {
+        matches!(
+            self,
+            Self::Stored(_) | Self::Duplicate | Self::BeingStored | Self::AfterParent { .. }
+        )
+    }
 }
 
 pub struct Node {
@@ -133,15 +152,18 @@ impl Node {
     /// never held across the commit, so readers (`/status`, `/chain`, the
     /// miner's template) do not wait for an fsync. The races that opens:
     ///
-    /// - Two copies of one block at once: both validate and both commit
-    ///   (the same key and bytes: a wasted write, nothing worse). The tree
-    ///   takes the first insert; the second finds the block there and is a
-    ///   duplicate, so its events are not sent twice.
-    /// - A child whose parent is still being committed: it finds no parent
-    ///   in the tree and waits as an orphan. The orphan check and joining
-    ///   the pool happen in one hold of the lock, the parent's insert and
-    ///   taking its orphans in another, so either the parent takes the child
-    ///   from the pool or the child finds its parent.
+    /// - Two copies of one block at once: the tree counts a validated block
+    ///   as being stored, so the second copy is not validated, stored or
+    ///   announced again; it is answered "being stored", not "known",
+    ///   since it is not on disk yet. (Should two inserts of one block meet
+    ///   anyway, the tree takes the first and the second is a duplicate.)
+    /// - A child whose parent is being committed: it waits in the orphan
+    ///   pool, without the sync from peers a real orphan starts. The check
+    ///   and joining the pool happen in one hold of the lock, the parent's
+    ///   insert and taking its orphans in another, so either the parent
+    ///   takes the child from the pool or the child finds its parent. If
+    ///   the parent's commit fails it is abandoned, and the child waits for
+    ///   the next copy like any orphan.
     /// - The tree moving meanwhile: a validation holds for good (it checks
     ///   the block against its own ancestors, which never change), so it is
     ///   still true at the insert.
@@ -152,7 +174,10 @@ impl Node {
             let verdict = self.tree().validate_block(&block, now_ms());
             let outcome = match verdict {
                 Ok(validated) => {
-                    self.store.put_blocks([&block])?;
+                    if let Err(error) = self.store.put_blocks([&block]) {
+                        self.tree().abandon(validated);
+                        return Err(error.into());
+                    }
                     let entries: Vec<String> = data_entries(&block);
                     let mut tree = self.tree();
                     match tree.insert_block(block, validated) {
@@ -167,6 +192,10 @@ impl Node {
                     }
                 }
                 Err(Verdict::Offer(Offer::Duplicate)) => Accepted::Duplicate,
+                Err(Verdict::Offer(Offer::BeingStored)) => Accepted::BeingStored,
+                Err(Verdict::Offer(Offer::AfterParent { parent })) => {
+                    Accepted::AfterParent { parent }
+                }
                 Err(Verdict::Offer(Offer::Orphan { missing })) => Accepted::Orphan { missing },
                 Err(Verdict::Invalid(reason)) => {
                     let from = match &source {
@@ -354,7 +383,7 @@ impl Node {
                     .tasks
                     .spawn_blocking(move || node.accept_block(block, Source::Peer(from)))
                     .await;
-                if !matches!(accepted, Ok(Ok(Accepted::Stored(_) | Accepted::Duplicate))) {
+                if !matches!(accepted, Ok(Ok(outcome)) if outcome.joins()) {
                     break;
                 }
             }

@@ -4,7 +4,7 @@
 use shared::api::TipStatus;
 use shared::{Block, BlockHash, ChainParams, Header, MerkleRoot, Preset, Rejection, extend_chain};
 
-use super::{BlockTree, Inserted, MAX_INVALID, MAX_ORPHANS, Offer, Verdict};
+use super::{BlockTree, Inserted, MAX_INVALID, MAX_ORPHANS, Offer, Validated, Verdict};
 
 fn params() -> ChainParams {
     Preset::Regtest.params()
@@ -127,18 +127,48 @@ fn a_known_block_is_a_duplicate() {
 }
 
 #[test]
-fn a_copy_validated_before_the_first_was_inserted_is_not_inserted_twice() {
+fn a_block_being_stored_is_not_validated_again_and_its_child_waits_for_it() {
     let chain = extend(&genesis(), 2, "a");
     let mut tree = BlockTree::new(params());
-    // Two copies arrive at once: both pass validation before either is
-    // inserted (the node commits to disk in between, without the tree).
+    // Validated: the node now commits it, without the tree.
     let first = tree.validate_block(&chain[0], now()).unwrap();
-    let second = tree.validate_block(&chain[0], now()).unwrap();
-    assert!(tree.insert_block(chain[0].clone(), first).is_some());
-    assert_eq!(tree.insert_block(chain[0].clone(), second), None);
-    offer(&mut tree, &chain[1]).unwrap();
+    assert_eq!(
+        tree.validate_block(&chain[0], now()).unwrap_err(),
+        Verdict::Offer(Offer::BeingStored)
+    );
+    assert_eq!(
+        tree.validate_block(&chain[1], now()).unwrap_err(),
+        Verdict::Offer(Offer::AfterParent {
+            parent: chain[0].hash
+        })
+    );
+    assert!(!tree.has_block(&chain[0].hash), "in the tree before stored");
+    let inserted = tree.insert_block(chain[0].clone(), first).unwrap();
+    assert!(inserted.active);
+    let waiting = tree.take_orphans(&chain[0].hash);
+    assert_eq!(hashes(&waiting), [chain[1].hash]);
+    offer(&mut tree, &waiting[0]).unwrap();
     assert_eq!(active_hashes(&tree), hashes(&joined(&genesis(), &chain)));
     assert_eq!(tree.children[&chain[0].hash], [chain[1].hash]);
+}
+
+#[test]
+fn an_abandoned_block_is_validated_afresh_and_inserted_once() {
+    let chain = extend(&genesis(), 1, "a");
+    let mut tree = BlockTree::new(params());
+    // The commit failed: the next copy starts over.
+    let failed = tree.validate_block(&chain[0], now()).unwrap();
+    tree.abandon(failed);
+    let again = tree.validate_block(&chain[0], now()).unwrap();
+    assert!(tree.insert_block(chain[0].clone(), again).is_some());
+    // A second insert of the same block (only restore makes a `Validated`
+    // by hand) changes nothing.
+    let restored = Validated {
+        hash: chain[0].hash,
+        target: chain[0].header.bits.to_target().unwrap(),
+    };
+    assert_eq!(tree.insert_block(chain[0].clone(), restored), None);
+    assert_eq!(tree.children[&params().genesis.hash], [chain[0].hash]);
     assert_eq!(tree.tips().len(), 1);
 }
 
