@@ -4,20 +4,27 @@
 //! - [`clock`]: the wall clock (`shared` takes time as an argument).
 //! - [`token`]: random node ids and bearer tokens.
 //! - [`chain`]: the block tree — every valid block, headers-only entries,
-//!   invalid blocks and orphans — and the best tip by most work.
+//!   invalid blocks, orphans and blocks being stored — and the best tip by
+//!   most work. Consensus checks are `shared`'s; the tree only keeps score.
 //! - [`store`]: the redb database under `--data-dir` (blocks, id, peers).
 //! - [`miner`]: the mining thread, its stop flag and hash rate.
 //! - [`peers`]: the peer table and every request made to peers.
 //! - [`node`]: the shared state and the operations on it (accept a block,
-//!   header-first sync, replace the chain, entries, isolation).
+//!   header-first sync, replace the chain, entries, isolation, the peer
+//!   writer, winding down).
+//! - [`tasks`]: the background work the node runs, tracked so shutdown
+//!   waits for it before the store closes.
 //! - [`events`]: the broadcast bus behind `GET /events`.
-//! - [`api`]: the HTTP routes and handlers, and the OpenAPI document.
-//! - [`error`]: every failure as JSON with the right status.
+//! - [`api`]: the routes, each declared once for the router and the
+//!   OpenAPI document (utoipa-axum), and their handlers.
+//! - [`error`]: every failure as JSON with the right status, and the
+//!   extractors whose rejections are such failures.
 //! - `testing` (feature `testing`): helpers for tests that run real
 //!   processes, shared by every crate's tests.
 //!
 //! [`run`] binds, restores the store, starts the miner and serves until
-//! `/shutdown`, Ctrl-C or SIGTERM.
+//! `/shutdown`, Ctrl-C or SIGTERM, then waits for work in flight and closes
+//! the store.
 
 pub mod api;
 pub mod chain;
