@@ -185,19 +185,17 @@ async fn chain_get(
     State(node): State<AppState>,
     AppQuery(query): AppQuery<ChainQuery>,
 ) -> Json<ChainBody> {
-    let tree = node.tree();
     let limit = query
         .limit
         .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
-    let chain = tree
-        .active_blocks(query.from.unwrap_or(0), limit)
-        .iter()
-        .map(|b| Block::clone(b))
-        .collect();
-    Json(ChainBody {
-        chain,
-        length: tree.height() + 1,
-    })
+    // Shared handles under the lock; the copies for the answer after it.
+    let (blocks, length) = {
+        let tree = node.tree();
+        let blocks = tree.active_blocks(query.from.unwrap_or(0), limit);
+        (blocks, tree.height() + 1)
+    };
+    let chain = blocks.iter().map(|b| Block::clone(b)).collect();
+    Json(ChainBody { chain, length })
 }
 
 /// `{"chain": [...]}` as documented, or a bare array of blocks.
