@@ -1,21 +1,25 @@
 //! The HTTP API: the seed's paths and JSON shapes, and what a real node
 //! adds. Handlers are a few lines each that call into [`Node`]; bodies are
-//! parsed here so every bad input becomes a JSON 4xx.
+//! parsed by the extractors in [`crate::error`], so every bad input becomes
+//! a JSON 4xx.
+//!
+//! Every route is declared once, in [`routes`]: `utoipa-axum` builds the
+//! router and the OpenAPI paths from the same list, so the two cannot drift.
 
 use std::sync::Arc;
 
+use axum::extract::rejection::{BytesRejection, JsonRejection};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
+use shared::address::is_host_port;
 use shared::api::{
     ChainBody, EntryRequest, ErrorBody, HeadersBody, InvalidChainBody, MessageBody, MinedBody,
     NodeIdBody, PendingEntriesBody, RegisterRequest, RegisterResponse, ReplaceChainRequest,
@@ -25,10 +29,13 @@ use shared::events::{Event, EventKind, MiningMode};
 use shared::{Block, BlockHash};
 use tokio::sync::broadcast::error::RecvError;
 use tower_http::trace::TraceLayer;
-use utoipa::{IntoParams, OpenApi};
+use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
+use utoipa::{IntoParams, OpenApi, PartialSchema, ToSchema};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::routes;
 
 use crate::chain::MAX_HEADERS;
-use crate::error::ApiError;
+use crate::error::{ApiError, AppJson, AppPath, AppQuery};
 use crate::node::{Accepted, Node};
 use crate::peers::PEER_HEADER;
 
@@ -41,40 +48,63 @@ const MAX_LOCATOR: usize = 64;
 
 type AppState = Arc<Node>;
 
-/// The node's router.
+/// The node's router, serving its own OpenAPI document.
 pub fn app(node: Arc<Node>) -> Router {
-    let mutating = Router::new()
-        .route(
-            "/chain/replace",
-            post(chain_replace).layer(DefaultBodyLimit::max(CHAIN_BODY_LIMIT)),
-        )
-        .route("/nodes/register", post(nodes_register))
-        .route("/mine", get(mine).post(mine))
-        .route("/block/new", get(block_new).post(block_new))
-        .route("/shutdown", get(shutdown).post(shutdown))
-        .route("/mining/start", post(mining_start))
-        .route("/mining/stop", post(mining_stop))
-        .route("/network/isolate", post(network_isolate))
-        .route("/network/reconnect", post(network_reconnect))
-        .route("/entries", post(entries_post))
-        .route_layer(middleware::from_fn_with_state(node.clone(), require_token));
-    Router::new()
-        .route("/chain", get(chain_get))
-        .route("/node/id", get(node_id))
-        .route("/status", get(status))
-        .route("/tips", get(tips))
-        .route("/headers", get(headers_get))
-        .route("/blocks/{hash}", get(block_get))
-        .route("/entries/pending", get(entries_pending))
-        .route("/events", get(events))
-        .route("/openapi.json", get(openapi))
-        .merge(mutating)
+    let (router, document) = routes(&node).split_for_parts();
+    router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(Extension(Arc::new(document)))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::map_request(bodies_are_json))
         .layer(TraceLayer::new_for_http())
         .with_state(node)
 }
+
+/// Every route with its handler and OpenAPI operation, once.
+fn routes(node: &AppState) -> OpenApiRouter<AppState> {
+    let mutating = OpenApiRouter::new()
+        .routes(with_body_limit(routes!(chain_replace), CHAIN_BODY_LIMIT))
+        .routes(routes!(nodes_register))
+        .routes(routes!(mine_get, mine_post))
+        .routes(routes!(block_new_get, block_new_post))
+        .routes(routes!(shutdown_get, shutdown_post))
+        .routes(routes!(mining_start))
+        .routes(routes!(mining_stop))
+        .routes(routes!(network_isolate))
+        .routes(routes!(network_reconnect))
+        .routes(routes!(entries_post))
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(node),
+            require_token,
+        ));
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(chain_get))
+        .routes(routes!(node_id))
+        .routes(routes!(status))
+        .routes(routes!(tips))
+        .routes(routes!(headers_get))
+        .routes(routes!(block_get))
+        .routes(routes!(entries_pending))
+        .routes(routes!(events))
+        .routes(routes!(openapi_get))
+        .merge(mutating)
+}
+
+fn with_body_limit(
+    (schemas, paths, router): UtoipaMethodRouter<AppState>,
+    limit: usize,
+) -> UtoipaMethodRouter<AppState> {
+    (schemas, paths, router.layer(DefaultBodyLimit::max(limit)))
+}
+
+/// The document's title and description; the paths come from [`routes`].
+#[derive(OpenApi)]
+#[openapi(info(
+    title = "powplay node",
+    description = "A proof-of-work node of the powplay network playground. Mutating endpoints need `Authorization: Bearer <token>` when the node was started with a token."
+))]
+struct ApiDoc;
 
 async fn not_found() -> ApiError {
     ApiError::NotFound("no such endpoint; see /openapi.json".into())
@@ -85,6 +115,18 @@ async fn method_not_allowed() -> ApiError {
         status: StatusCode::METHOD_NOT_ALLOWED,
         message: "method not allowed on this path; see /openapi.json".into(),
     }
+}
+
+/// Every body this node takes is JSON, and it reads it as JSON whatever
+/// type the client states, as the original did: `curl -d` says
+/// form-urlencoded and some clients say nothing. Marking each request as
+/// JSON lets axum's `Json` parse it instead of answering 415.
+async fn bodies_are_json(mut request: Request) -> Request {
+    request.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    request
 }
 
 /// Mutating endpoints need the bearer token when the node has one.
@@ -106,71 +148,18 @@ async fn require_token(
     Ok(next.run(request).await)
 }
 
-/// An isolated node refuses traffic from peers (marked by [`PEER_HEADER`]).
-fn refuse_peers_if_isolated(node: &Node, headers: &HeaderMap) -> Result<(), ApiError> {
-    if node.is_isolated() && headers.contains_key(PEER_HEADER) {
-        return Err(ApiError::Isolated);
-    }
-    Ok(())
-}
+/// Passes unless the request comes from a peer (marked by [`PEER_HEADER`])
+/// while this node is isolated; checked before the body is read.
+struct PeerGate;
 
-/// A JSON body of any content type, with JSON errors: malformed JSON is
-/// 400, JSON of the wrong shape 422, too large 413.
-pub struct JsonBody<T>(pub T);
-
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+impl FromRequestParts<AppState> for PeerGate {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|r| ApiError::Rejected {
-                status: r.status(),
-                message: r.body_text(),
-            })?;
-        parse_json(&bytes).map(Self)
-    }
-}
-
-fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => ApiError::Rejected {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            message: format!("the JSON does not have the expected shape: {e}"),
-        },
-        _ => ApiError::BadRequest(format!("the body is not valid JSON: {e}")),
-    })
-}
-
-/// Raw body bytes with JSON errors (for endpoints whose body is optional
-/// or comes in more than one form).
-pub struct RawBody(pub Bytes);
-
-impl<S: Send + Sync> FromRequest<S> for RawBody {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        Bytes::from_request(request, state)
-            .await
-            .map(Self)
-            .map_err(|r| ApiError::Rejected {
-                status: r.status(),
-                message: r.body_text(),
-            })
-    }
-}
-
-/// Query parameters with JSON errors.
-pub struct QueryOf<T>(pub T);
-
-impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryOf<T> {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|q| Self(q.0))
-            .map_err(ApiError::from)
+    async fn from_request_parts(parts: &mut Parts, node: &AppState) -> Result<Self, ApiError> {
+        if node.is_isolated() && parts.headers.contains_key(PEER_HEADER) {
+            return Err(ApiError::Isolated);
+        }
+        Ok(Self)
     }
 }
 
@@ -194,21 +183,19 @@ struct ChainQuery {
     responses((status = 200, body = ChainBody), (status = 400, body = ErrorBody)))]
 async fn chain_get(
     State(node): State<AppState>,
-    QueryOf(query): QueryOf<ChainQuery>,
+    AppQuery(query): AppQuery<ChainQuery>,
 ) -> Json<ChainBody> {
-    let tree = node.tree();
     let limit = query
         .limit
         .map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX));
-    let chain = tree
-        .active_blocks(query.from.unwrap_or(0), limit)
-        .iter()
-        .map(|b| Block::clone(b))
-        .collect();
-    Json(ChainBody {
-        chain,
-        length: tree.height() + 1,
-    })
+    // Shared handles under the lock; the copies for the answer after it.
+    let (blocks, length) = {
+        let tree = node.tree();
+        let blocks = tree.active_blocks(query.from.unwrap_or(0), limit);
+        (blocks, tree.height() + 1)
+    };
+    let chain = blocks.iter().map(|b| Block::clone(b)).collect();
+    Json(ChainBody { chain, length })
 }
 
 /// `{"chain": [...]}` as documented, or a bare array of blocks.
@@ -227,21 +214,25 @@ enum ReplaceBody {
         (status = 400, description = "not JSON, or not a chain", body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn chain_replace(
     State(node): State<AppState>,
-    RawBody(bytes): RawBody,
+    body: Result<Json<ReplaceBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    // 422 is kept for chains that break a consensus rule; a body that is
-    // not a chain at all is a plain bad request.
-    let body: ReplaceBody = serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::BadRequest(format!(
-            "the body is not {{\"chain\": [blocks]}} or [blocks]: {e}"
-        ))
-    })?;
     let chain = match body {
-        ReplaceBody::Wrapped(request) => request.chain,
-        ReplaceBody::Bare(chain) => chain,
+        Ok(Json(ReplaceBody::Wrapped(request))) => request.chain,
+        Ok(Json(ReplaceBody::Bare(chain))) => chain,
+        // 422 is kept for chains that break a consensus rule; a body that
+        // is not a chain at all is a plain bad request.
+        Err(rejection @ (JsonRejection::JsonDataError(_) | JsonRejection::JsonSyntaxError(_))) => {
+            return Err(ApiError::BadRequest(format!(
+                "the body is not {{\"chain\": [blocks]}} or [blocks]: {}",
+                crate::error::rejection_detail(&rejection)
+            )));
+        }
+        Err(other) => return Err(other.into()),
     };
     let worker = Arc::clone(&node);
-    let outcome = tokio::task::spawn_blocking(move || worker.replace_chain(chain))
+    let outcome = node
+        .tasks
+        .spawn_blocking(move || worker.replace_chain(chain))
         .await
         .map_err(|_| ApiError::ShuttingDown)??;
     match outcome {
@@ -261,17 +252,19 @@ async fn chain_replace(
 }
 
 /// Adds peers. Accepts the object, or the original's double-encoded string.
-#[utoipa::path(post, path = "/nodes/register", request_body = RegisterRequest,
-    responses((status = 201, body = RegisterResponse), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/nodes/register",
+    request_body(content = RegisterRequest, description = "the object, or the same object encoded as a JSON string (as the original sent it)"),
+    responses((status = 201, body = RegisterResponse), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn nodes_register(
     State(node): State<AppState>,
-    headers: HeaderMap,
-    RawBody(bytes): RawBody,
+    _: PeerGate,
+    AppJson(mut value): AppJson<serde_json::Value>,
 ) -> Result<(StatusCode, Json<RegisterResponse>), ApiError> {
-    refuse_peers_if_isolated(&node, &headers)?;
-    let mut value: serde_json::Value = parse_json(&bytes)?;
     if let serde_json::Value::String(inner) = &value {
-        value = parse_json(inner.as_bytes())?;
+        value = serde_json::from_str(inner).map_err(|e| {
+            ApiError::BadRequest(format!("the string does not hold valid JSON: {e}"))
+        })?;
     }
     if value.get("nodes").is_none() {
         return Err(ApiError::BadRequest(
@@ -299,11 +292,11 @@ async fn nodes_register(
             added.push(address.clone());
         }
     }
-    let saver = Arc::clone(&node);
-    tokio::task::spawn_blocking(move || saver.save_peers());
+    node.save_peers();
     for address in added {
-        let node = Arc::clone(&node);
-        tokio::spawn(async move { node.sync_with(&address).await });
+        let syncer = Arc::clone(&node);
+        node.tasks
+            .spawn(async move { syncer.sync_with(&address).await });
     }
     // Ids and addresses pair up by position; an id without an address
     // cannot be contacted, so it is skipped and said so.
@@ -321,22 +314,21 @@ async fn nodes_register(
     ))
 }
 
-/// `host:port` with a non-empty host and a numeric port.
-pub fn is_host_port(text: &str) -> bool {
-    match text.rsplit_once(':') {
-        Some((host, port)) => {
-            !host.is_empty()
-                && !host.contains(['/', ' ', '?', '#', '@'])
-                && port.parse::<u16>().is_ok_and(|p| p != 0)
-        }
-        None => false,
-    }
+/// Mines one block on the best tip and answers with it (the original's GET).
+#[utoipa::path(get, path = "/mine",
+    responses((status = 200, body = MinedBody), (status = 503, body = ErrorBody)))]
+async fn mine_get(State(node): State<AppState>) -> Result<Json<MinedBody>, ApiError> {
+    mine(&node).await
 }
 
 /// Mines one block on the best tip and answers with it.
-#[utoipa::path(method(get, post), path = "/mine",
+#[utoipa::path(post, path = "/mine",
     responses((status = 200, body = MinedBody), (status = 503, body = ErrorBody)))]
-async fn mine(State(node): State<AppState>) -> Result<Json<MinedBody>, ApiError> {
+async fn mine_post(State(node): State<AppState>) -> Result<Json<MinedBody>, ApiError> {
+    mine(&node).await
+}
+
+async fn mine(node: &Node) -> Result<Json<MinedBody>, ApiError> {
     let receiver = node.miner.mine_one();
     let block = tokio::select! {
         block = receiver => block.map_err(|_| ApiError::ShuttingDown)?,
@@ -355,25 +347,46 @@ struct BlockNewQuery {
     from: Option<String>,
 }
 
-/// A peer announces a block (POST with the block); without a body, the node
-/// catches up with its peers, as the original's GET did.
-#[utoipa::path(method(get, post), path = "/block/new", params(BlockNewQuery),
+/// The node catches up with its peers (or with `from`), as the original's
+/// GET did.
+#[utoipa::path(get, path = "/block/new", params(BlockNewQuery),
+    responses((status = 202, body = MessageBody), (status = 403, body = ErrorBody)))]
+async fn block_new_get(
+    State(node): State<AppState>,
+    _: PeerGate,
+    AppQuery(query): AppQuery<BlockNewQuery>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<MessageBody>), ApiError> {
+    block_new(node, query, body?).await
+}
+
+/// A peer announces a block; without a body, the node catches up with its
+/// peers (or with `from`).
+#[utoipa::path(post, path = "/block/new", params(BlockNewQuery),
     request_body(content = Option<Block>, description = "the new block (optional)"),
     responses((status = 200, body = MessageBody), (status = 202, body = MessageBody),
         (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn block_new(
+async fn block_new_post(
     State(node): State<AppState>,
-    headers: HeaderMap,
-    QueryOf(query): QueryOf<BlockNewQuery>,
-    RawBody(bytes): RawBody,
+    _: PeerGate,
+    AppQuery(query): AppQuery<BlockNewQuery>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<MessageBody>), ApiError> {
-    refuse_peers_if_isolated(&node, &headers)?;
+    block_new(node, query, body?).await
+}
+
+async fn block_new(
+    node: AppState,
+    query: BlockNewQuery,
+    bytes: Bytes,
+) -> Result<(StatusCode, Json<MessageBody>), ApiError> {
     let from = query.from.filter(|a| is_host_port(a));
     if bytes.iter().all(u8::is_ascii_whitespace) || bytes.trim_ascii() == b"null" {
         match from {
             Some(address) => {
-                let node = Arc::clone(&node);
-                tokio::spawn(async move { node.sync_with(&address).await });
+                let syncer = Arc::clone(&node);
+                node.tasks
+                    .spawn(async move { syncer.sync_with(&address).await });
             }
             None => node.sync_with_all().await,
         }
@@ -382,13 +395,23 @@ async fn block_new(
     node.peers
         .bytes_received
         .fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
-    let block: Block = parse_json(&bytes)?;
+    let Json(block) = Json::<Block>::from_bytes(&bytes)?;
     match node.receive_block(block, from).await? {
         Accepted::Stored(inserted) => Ok((
             StatusCode::OK,
             message(&format!("block accepted at height {}", inserted.height)),
         )),
         Accepted::Duplicate => Ok((StatusCode::OK, message("block already known"))),
+        Accepted::BeingStored => Ok((
+            StatusCode::ACCEPTED,
+            message("block being stored from another copy"),
+        )),
+        Accepted::AfterParent { parent } => Ok((
+            StatusCode::ACCEPTED,
+            message(&format!(
+                "parent {parent} is being stored: this block follows it"
+            )),
+        )),
         Accepted::Orphan { missing } => Ok((
             StatusCode::ACCEPTED,
             message(&format!(
@@ -417,9 +440,20 @@ async fn node_id(State(node): State<AppState>) -> Json<NodeIdBody> {
     })
 }
 
+/// Stops the node gracefully: answer, close connections, flush, exit 0
+/// (the original's GET).
+#[utoipa::path(get, path = "/shutdown", responses((status = 200, body = MessageBody)))]
+async fn shutdown_get(State(node): State<AppState>) -> Json<MessageBody> {
+    shutdown(&node)
+}
+
 /// Stops the node gracefully: answer, close connections, flush, exit 0.
-#[utoipa::path(method(get, post), path = "/shutdown", responses((status = 200, body = MessageBody)))]
-async fn shutdown(State(node): State<AppState>) -> Json<MessageBody> {
+#[utoipa::path(post, path = "/shutdown", responses((status = 200, body = MessageBody)))]
+async fn shutdown_post(State(node): State<AppState>) -> Json<MessageBody> {
+    shutdown(&node)
+}
+
+fn shutdown(node: &Node) -> Json<MessageBody> {
     node.events.emit(EventKind::ShuttingDown);
     node.shutdown.cancel();
     message("Node shutting down")
@@ -454,10 +488,9 @@ struct HeadersQuery {
     responses((status = 200, body = HeadersBody), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn headers_get(
     State(node): State<AppState>,
-    headers: HeaderMap,
-    QueryOf(query): QueryOf<HeadersQuery>,
+    _: PeerGate,
+    AppQuery(query): AppQuery<HeadersQuery>,
 ) -> Result<Json<HeadersBody>, ApiError> {
-    refuse_peers_if_isolated(&node, &headers)?;
     let locator = query
         .locator
         .as_deref()
@@ -480,13 +513,13 @@ async fn headers_get(
 
 /// One block by hash.
 #[utoipa::path(get, path = "/blocks/{hash}", params(("hash" = BlockHash, Path, description = "block hash, 64 hex characters")),
-    responses((status = 200, body = Block), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Block), (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn block_get(
     State(node): State<AppState>,
-    headers: HeaderMap,
-    Path(hash): Path<String>,
+    _: PeerGate,
+    AppPath(hash): AppPath<String>,
 ) -> Result<Json<Block>, ApiError> {
-    refuse_peers_if_isolated(&node, &headers)?;
     let hash = parse_hash(&hash)?;
     let block = node
         .tree()
@@ -534,23 +567,23 @@ async fn network_reconnect(State(node): State<AppState>) -> Json<MessageBody> {
 /// Adds a data entry to be mined into the next block, and relays it.
 #[utoipa::path(post, path = "/entries", request_body = EntryRequest,
     responses((status = 201, body = MessageBody), (status = 200, description = "already pending", body = MessageBody),
-        (status = 400, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
         (status = 429, description = "the pool is full", body = ErrorBody)))]
 async fn entries_post(
     State(node): State<AppState>,
-    headers: HeaderMap,
-    JsonBody(request): JsonBody<EntryRequest>,
+    _: PeerGate,
+    AppJson(request): AppJson<EntryRequest>,
 ) -> Result<(StatusCode, Json<MessageBody>), ApiError> {
-    refuse_peers_if_isolated(&node, &headers)?;
     if !node.add_entry(request.data.clone())? {
         return Ok((StatusCode::OK, message("entry already pending")));
     }
     if !node.is_isolated() {
         for address in node.peers.addresses() {
-            let node = Arc::clone(&node);
+            let relay = Arc::clone(&node);
             let request = request.clone();
-            tokio::spawn(async move {
-                let _ = node.peers.relay_entry(&address, &request).await;
+            node.tasks.spawn(async move {
+                let _ = relay.peers.relay_entry(&address, &request).await;
             });
         }
     }
@@ -576,7 +609,9 @@ async fn events(State(node): State<AppState>, upgrade: WebSocketUpgrade) -> Resp
     // Subscribe before the handshake completes, so a client that acts as
     // soon as it is connected sees every event its actions cause.
     let receiver = node.events.subscribe();
-    upgrade.on_upgrade(move |socket| stream_events(node, receiver, socket))
+    // axum runs the connection; tracking it lets shutdown wait for it.
+    let tracked = Arc::clone(&node);
+    upgrade.on_upgrade(move |socket| tracked.tasks.track(stream_events(node, receiver, socket)))
 }
 
 async fn stream_events(
@@ -617,38 +652,32 @@ async fn stream_events(
     }
 }
 
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "powplay node",
-        description = "A proof-of-work node of the powplay network playground. Mutating endpoints need `Authorization: Bearer <token>` when the node was started with a token."
-    ),
-    paths(
-        chain_get,
-        chain_replace,
-        nodes_register,
-        mine,
-        block_new,
-        node_id,
-        shutdown,
-        status,
-        tips,
-        headers_get,
-        block_get,
-        mining_start,
-        mining_stop,
-        network_isolate,
-        network_reconnect,
-        entries_post,
-        entries_pending,
-        events,
-        openapi
-    )
-)]
-pub struct ApiDoc;
+/// What `GET /openapi.json` answers, described for the document itself
+/// (Postman's contract import wants a schema on every response).
+struct OpenApiDocument;
+
+impl PartialSchema for OpenApiDocument {
+    fn schema() -> RefOr<Schema> {
+        let object = || ObjectBuilder::new().schema_type(Type::Object);
+        object()
+            .description(Some("An OpenAPI 3.1 document: this API."))
+            .property("openapi", ObjectBuilder::new().schema_type(Type::String))
+            .required("openapi")
+            .property("info", object())
+            .required("info")
+            .property("paths", object())
+            .property("components", object())
+            .into()
+    }
+}
+
+impl ToSchema for OpenApiDocument {}
 
 /// This API's OpenAPI document.
-#[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "the OpenAPI 3.1 document")))]
-async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+#[utoipa::path(get, path = "/openapi.json",
+    responses((status = 200, description = "the OpenAPI 3.1 document", body = OpenApiDocument)))]
+async fn openapi_get(
+    Extension(document): Extension<Arc<utoipa::openapi::OpenApi>>,
+) -> Json<utoipa::openapi::OpenApi> {
+    Json(utoipa::openapi::OpenApi::clone(&document))
 }

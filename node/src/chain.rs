@@ -5,7 +5,11 @@
 //!
 //! The tree only decides; it does no I/O. The node persists a block between
 //! [`BlockTree::validate_block`] and [`BlockTree::insert_block`], so nothing
-//! enters the tree that is not on disk.
+//! enters the tree that is not on disk. The node does not hold the tree
+//! across that commit, so the tree remembers which blocks are being stored:
+//! another copy of one is not validated (and stored) again, and a child of
+//! one waits for it instead of looking like an orphan whose parent must be
+//! fetched from peers.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -13,7 +17,8 @@ use std::sync::Arc;
 use shared::api::{TipInfo, TipStatus};
 use shared::validation::Ancestry;
 use shared::{
-    Block, BlockHash, ChainParams, Header, Rejection, Target, Work, check_block, check_header,
+    Block, BlockHash, ChainParams, Header, Rejection, Target, Work, check_block,
+    validate_headers_after,
 };
 
 /// Most blocks kept waiting for a parent; the oldest are dropped beyond it.
@@ -47,6 +52,12 @@ pub struct Validated {
 pub enum Offer {
     /// Already known and valid.
     Duplicate,
+    /// Validated and being stored by another caller; it joins when that
+    /// commit ends.
+    BeingStored,
+    /// Its parent is being stored; it waits in the orphan pool and joins
+    /// right after the parent.
+    AfterParent { parent: BlockHash },
     /// Its parent is unknown; it waits in the orphan pool.
     Orphan { missing: BlockHash },
 }
@@ -93,6 +104,8 @@ pub struct BlockTree {
     orphans: HashMap<BlockHash, Vec<Block>>,
     orphan_order: Vec<BlockHash>,
     active: Vec<BlockHash>,
+    /// Validated and not yet inserted (or abandoned): being stored.
+    storing: HashSet<BlockHash>,
     next_seq: u64,
 }
 
@@ -113,6 +126,7 @@ impl BlockTree {
             orphans: HashMap::new(),
             orphan_order: Vec::new(),
             active: vec![genesis.hash],
+            storing: HashSet::new(),
             next_seq: 1,
         };
         tree.entries.insert(
@@ -231,12 +245,18 @@ impl BlockTree {
             .collect()
     }
 
-    /// Checks a block against its parent's context, without changing the
-    /// tree (except remembering an invalid block).
+    /// Checks a block against its parent's context. A valid block counts
+    /// as being stored until [`BlockTree::insert_block`] or
+    /// [`BlockTree::abandon`]; otherwise the tree changes only to remember
+    /// an invalid block or keep an orphan.
     pub fn validate_block(&mut self, block: &Block, now_ms: u64) -> Result<Validated, Verdict> {
         let hash = block.header.block_hash();
-        if self.has_block(&hash) && block.hash == hash {
+        let honest = block.hash == hash;
+        if honest && self.has_block(&hash) {
             return Err(Verdict::Offer(Offer::Duplicate));
+        }
+        if honest && self.storing.contains(&hash) {
+            return Err(Verdict::Offer(Offer::BeingStored));
         }
         if let Some((_, reason)) = self.invalid.get(&hash) {
             return Err(Verdict::Invalid(reason.clone()));
@@ -244,8 +264,16 @@ impl BlockTree {
         let parent_hash = block.header.previous_hash;
         let is_genesis_claim = block.header.index == 0;
         if !is_genesis_claim && !self.has_block(&parent_hash) {
-            if block.hash == hash {
-                self.add_orphan(block.clone());
+            if !honest {
+                return Err(Verdict::Offer(Offer::Orphan {
+                    missing: parent_hash,
+                }));
+            }
+            self.add_orphan(block.clone());
+            if self.storing.contains(&parent_hash) {
+                return Err(Verdict::Offer(Offer::AfterParent {
+                    parent: parent_hash,
+                }));
             }
             return Err(Verdict::Offer(Offer::Orphan {
                 missing: parent_hash,
@@ -261,17 +289,12 @@ impl BlockTree {
             parent_hash,
         });
         match check_block(&self.params, block, ancestry, now_ms) {
-            Ok(target) => Ok(Validated { hash, target }),
+            Ok(target) => {
+                self.storing.insert(hash);
+                Ok(Validated { hash, target })
+            }
             Err(reason) => {
-                // A block from the future may become valid later; anything
-                // else is invalid for good. A wrong stated hash says nothing
-                // about the real block with that header.
-                let permanent = !matches!(
-                    reason,
-                    Rejection::TimestampTooFarAhead { .. }
-                        | Rejection::BadEncoding(shared::EncodingError::HashMismatch { .. })
-                );
-                if permanent {
+                if reason.is_permanent() {
                     self.remember_invalid(hash, block.header, reason.clone());
                 }
                 Err(Verdict::Invalid(reason))
@@ -315,9 +338,14 @@ impl BlockTree {
     }
 
     /// Adds a validated (and stored) block, moving the best tip if it now
-    /// has the most work.
-    pub fn insert_block(&mut self, block: Block, validated: Validated) -> Inserted {
+    /// has the most work; `None` if the full block is already here (another
+    /// copy was inserted since it was validated).
+    pub fn insert_block(&mut self, block: Block, validated: Validated) -> Option<Inserted> {
         let Validated { hash, target } = validated;
+        self.storing.remove(&hash);
+        if self.has_block(&hash) {
+            return None;
+        }
         let header = block.header;
         let parent_work = self
             .entries
@@ -342,26 +370,35 @@ impl BlockTree {
                 .push(hash);
         }
         let reorg = self.update_best(hash);
-        Inserted {
+        Some(Inserted {
             hash,
             height: header.index,
             previous_hash: header.previous_hash,
             active: self.is_active(&hash, header.index),
             reorg,
-        }
+        })
     }
 
-    /// Adds headers from a peer (oldest first, connecting to a known
-    /// entry) as headers-only entries after checking each in context.
-    /// Returns the hashes whose blocks are still missing, in order.
+    /// Gives up a validated block that could not be stored, so a later
+    /// copy is validated (and stored) afresh.
+    pub fn abandon(&mut self, validated: Validated) {
+        self.storing.remove(&validated.hash);
+    }
+
+    /// Adds headers from a peer (oldest first, each connecting to a known
+    /// entry or to the header before it) as headers-only entries; `shared`
+    /// checks them in context. Returns the hashes whose blocks are still
+    /// missing, in order. On a bad header, the good ones before it stay.
     pub fn insert_headers(
         &mut self,
         headers: &[Header],
         now_ms: u64,
     ) -> Result<Vec<BlockHash>, (BlockHash, Rejection)> {
+        let hashes: Vec<BlockHash> = headers.iter().map(Header::block_hash).collect();
         let mut missing = Vec::new();
-        for header in headers {
-            let hash = header.block_hash();
+        let mut i = 0;
+        while i < headers.len() {
+            let hash = hashes[i];
             if let Some((_, reason)) = self.invalid.get(&hash) {
                 return Err((hash, reason.clone()));
             }
@@ -369,10 +406,21 @@ impl BlockTree {
                 if entry.block.is_none() {
                     missing.push(hash);
                 }
+                i += 1;
                 continue;
             }
-            let parent = header.previous_hash;
-            let Some(parent_work) = self.entries.get(&parent).map(|e| e.work) else {
+            // A run of new headers, each the parent of the next. A header
+            // after a new one is new itself, since every entry's parent is
+            // an entry (one remembered as invalid inside a run just fails
+            // its check again). Because each one's parent is the header
+            // before it, every rejection `shared` gives is about a header
+            // itself, never about how the peer strung the batch together.
+            let mut end = i + 1;
+            while end < headers.len() && headers[end].previous_hash == hashes[end - 1] {
+                end += 1;
+            }
+            let parent = headers[i].previous_hash;
+            if !self.entries.contains_key(&parent) {
                 return Err((
                     hash,
                     Rejection::WrongPreviousHash {
@@ -380,25 +428,54 @@ impl BlockTree {
                         found: parent,
                     },
                 ));
-            };
-            let ancestors = self.ancestors(parent);
-            let ancestry = Some(Ancestry {
-                headers: &ancestors,
-                parent_hash: parent,
-            });
-            let target = match check_header(&self.params, header, hash, ancestry, now_ms) {
-                Ok(target) => target,
-                Err(reason) => {
-                    if !matches!(reason, Rejection::TimestampTooFarAhead { .. }) {
-                        self.remember_invalid(hash, *header, reason.clone());
+            }
+            let context = self.ancestors(parent);
+            let run = &headers[i..end];
+            match validate_headers_after(&self.params, &context, parent, run, now_ms) {
+                Ok(checked) => self.insert_header_run(run, &hashes[i..end], &checked.targets),
+                Err(error) => {
+                    // The headers before the bad one passed: keep them, as a
+                    // header-by-header check would have.
+                    let good = usize::try_from(error.index).map_or(0, |i| i.min(run.len()));
+                    if good > 0
+                        && let Ok(checked) = validate_headers_after(
+                            &self.params,
+                            &context,
+                            parent,
+                            &run[..good],
+                            now_ms,
+                        )
+                    {
+                        self.insert_header_run(
+                            &run[..good],
+                            &hashes[i..i + good],
+                            &checked.targets,
+                        );
                     }
-                    return Err((hash, reason));
+                    if let Some(bad) = run.get(good)
+                        && error.reason.is_permanent()
+                    {
+                        self.remember_invalid(error.hash, *bad, error.reason.clone());
+                    }
+                    return Err((error.hash, error.reason));
                 }
-            };
+            }
+            missing.extend_from_slice(&hashes[i..end]);
+            i = end;
+        }
+        Ok(missing)
+    }
+
+    /// Records checked headers (each the parent of the next, the first
+    /// one's parent an entry) as headers-only entries.
+    fn insert_header_run(&mut self, run: &[Header], hashes: &[BlockHash], targets: &[Target]) {
+        for ((header, hash), target) in run.iter().zip(hashes).zip(targets) {
+            let parent = header.previous_hash;
+            let parent_work = self.entries[&parent].work;
             let seq = self.next_seq;
             self.next_seq += 1;
             self.entries.insert(
-                hash,
+                *hash,
                 Entry {
                     header: *header,
                     work: parent_work + target.to_work(),
@@ -406,10 +483,8 @@ impl BlockTree {
                     seq,
                 },
             );
-            self.children.entry(parent).or_default().push(hash);
-            missing.push(hash);
+            self.children.entry(parent).or_default().push(*hash);
         }
-        Ok(missing)
     }
 
     /// Moves the best tip to `candidate` if its branch is fully downloaded
@@ -554,3 +629,6 @@ pub enum Verdict {
     Offer(Offer),
     Invalid(Rejection),
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,8 +1,10 @@
 //! Every failure an HTTP client can see, as JSON `{"error": "..."}` with the
-//! status that fits it.
+//! status that fits it, and the extractors (`AppJson`, `AppQuery`,
+//! `AppPath`) whose rejections are such failures.
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use shared::api::{ErrorBody, InvalidChainBody};
@@ -29,11 +31,38 @@ pub enum ApiError {
     #[error("the node is shutting down")]
     ShuttingDown,
     #[error("storage failed: {0}")]
-    Storage(String),
+    Storage(#[from] crate::store::StoreError),
+}
+
+/// What a rejection says beyond its status: serde's own words for a body,
+/// axum's text otherwise.
+pub fn rejection_detail(rejection: &JsonRejection) -> String {
+    std::error::Error::source(rejection).map_or_else(|| rejection.body_text(), ToString::to_string)
 }
 
 impl From<JsonRejection> for ApiError {
+    /// Malformed JSON is 400, JSON of the wrong shape 422, a body over the
+    /// limit 413.
     fn from(rejection: JsonRejection) -> Self {
+        let detail = rejection_detail(&rejection);
+        match rejection {
+            JsonRejection::JsonDataError(_) => Self::Rejected {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                message: format!("the JSON does not have the expected shape: {detail}"),
+            },
+            JsonRejection::JsonSyntaxError(_) => {
+                Self::BadRequest(format!("the body is not valid JSON: {detail}"))
+            }
+            other => Self::Rejected {
+                status: other.status(),
+                message: other.body_text(),
+            },
+        }
+    }
+}
+
+impl From<BytesRejection> for ApiError {
+    fn from(rejection: BytesRejection) -> Self {
         Self::Rejected {
             status: rejection.status(),
             message: rejection.body_text(),
@@ -46,6 +75,27 @@ impl From<QueryRejection> for ApiError {
         Self::BadRequest(rejection.body_text())
     }
 }
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        Self::BadRequest(rejection.body_text())
+    }
+}
+
+/// `axum::Json` whose rejections are [`ApiError`]s.
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct AppJson<T>(pub T);
+
+/// `axum::extract::Query` whose rejections are [`ApiError`]s.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct AppQuery<T>(pub T);
+
+/// `axum::extract::Path` whose rejections are [`ApiError`]s.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct AppPath<T>(pub T);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -68,12 +118,10 @@ impl IntoResponse for ApiError {
             Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Self::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        (
-            status,
-            Json(ErrorBody {
-                error: self.to_string(),
-            }),
-        )
-            .into_response()
+        let error = self.to_string();
+        if status.is_server_error() {
+            tracing::error!(%status, %error, "request failed");
+        }
+        (status, Json(ErrorBody { error })).into_response()
     }
 }

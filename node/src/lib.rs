@@ -6,20 +6,27 @@
 //!   down) as a release schedule for what a node sends over a link.
 //! - [`token`]: random node ids and bearer tokens.
 //! - [`chain`]: the block tree — every valid block, headers-only entries,
-//!   invalid blocks and orphans — and the best tip by most work.
+//!   invalid blocks, orphans and blocks being stored — and the best tip by
+//!   most work. Consensus checks are `shared`'s; the tree only keeps score.
 //! - [`store`]: the redb database under `--data-dir` (blocks, id, peers).
 //! - [`miner`]: the mining thread, its stop flag and hash rate.
 //! - [`peers`]: the peer table and every request made to peers.
 //! - [`node`]: the shared state and the operations on it (accept a block,
-//!   header-first sync, replace the chain, entries, isolation).
+//!   header-first sync, replace the chain, entries, isolation, the peer
+//!   writer, winding down).
+//! - [`tasks`]: the background work the node runs, tracked so shutdown
+//!   waits for it before the store closes.
 //! - [`events`]: the broadcast bus behind `GET /events`.
-//! - [`api`]: the HTTP routes and handlers, and the OpenAPI document.
-//! - [`error`]: every failure as JSON with the right status.
+//! - [`api`]: the routes, each declared once for the router and the
+//!   OpenAPI document (utoipa-axum), and their handlers.
+//! - [`error`]: every failure as JSON with the right status, and the
+//!   extractors whose rejections are such failures.
 //! - `testing` (feature `testing`): helpers for tests that run real
 //!   processes, shared by every crate's tests.
 //!
 //! [`run`] binds, restores the store, starts the miner and serves until
-//! `/shutdown`, Ctrl-C or SIGTERM.
+//! `/shutdown`, Ctrl-C or SIGTERM, then waits for work in flight and closes
+//! the store.
 
 pub mod api;
 pub mod chain;
@@ -32,6 +39,7 @@ pub mod miner;
 pub mod node;
 pub mod peers;
 pub mod store;
+pub mod tasks;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod token;
@@ -53,6 +61,8 @@ const NODE_ID_KEY: &str = "node_id";
 pub(crate) const PEERS_KEY: &str = "peers";
 /// How often a node asks its peers for blocks it may have missed.
 const RESYNC_EVERY: Duration = Duration::from_secs(10);
+/// How long shutdown waits for work in flight before it closes the store.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs a node until it is told to stop.
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -104,14 +114,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     for (peer_id, peer_address) in &saved_peers {
         node.peers.add(peer_id, peer_address);
     }
+    node.spawn_peer_writer();
     for peer in &config.peers {
-        if api::is_host_port(peer) && node.peers.add("", peer) {
-            let node = Arc::clone(&node);
+        if !shared::address::is_host_port(peer) {
+            tracing::warn!(peer = %peer, "--peer is not host:port; ignored");
+            continue;
+        }
+        if node.peers.add("", peer) {
+            let asker = Arc::clone(&node);
             let peer = peer.clone();
-            tokio::spawn(async move {
-                if let Ok(body) = node.peers.node_id(&peer).await {
-                    node.peers.add(&body.node, &peer);
-                    node.save_peers();
+            node.tasks.spawn(async move {
+                if let Ok(body) = asker.peers.node_id(&peer).await {
+                    asker.peers.add(&body.node, &peer);
+                    asker.save_peers();
                 }
             });
         }
@@ -120,7 +135,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         &node,
         config.threads,
         Duration::from_millis(config.pace_ms()),
-    )?;
+    );
     spawn_resync(Arc::clone(&node));
     spawn_signal_handler(Arc::clone(&node));
 
@@ -131,13 +146,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     axum::serve(listener, api::app(Arc::clone(&node)))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await?;
-    node.miner.shut_down();
-    tracing::info!("node stopped");
+    node.wind_down(SHUTDOWN_GRACE).await;
+    // Every task has let go of the node; dropping it closes the store.
+    match Arc::into_inner(node) {
+        Some(node) => {
+            let _ = tokio::task::spawn_blocking(move || drop(node)).await;
+            tracing::info!("node stopped, store closed");
+        }
+        None => tracing::warn!("node stopped; a task still holds it, the store closes at exit"),
+    }
     Ok(())
 }
 
 fn spawn_resync(node: Arc<Node>) {
-    tokio::spawn(async move {
+    let tasks = Arc::clone(&node);
+    tasks.tasks.spawn(async move {
         node.sync_with_all().await;
         let mut every = tokio::time::interval(RESYNC_EVERY);
         every.tick().await;
@@ -151,7 +174,8 @@ fn spawn_resync(node: Arc<Node>) {
 }
 
 fn spawn_signal_handler(node: Arc<Node>) {
-    tokio::spawn(async move {
+    let tasks = Arc::clone(&node);
+    tasks.tasks.spawn(async move {
         let terminate = async {
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
                 Ok(mut signal) => {

@@ -1,5 +1,5 @@
-//! Mining on a dedicated thread (never on the async workers that serve
-//! HTTP). The thread sleeps until continuous mining is on or a `/mine`
+//! Mining on a dedicated thread (a blocking job the node tracks, never an
+//! async worker that serves HTTP). The thread sleeps until continuous mining is on or a `/mine`
 //! request waits, builds a template on the best tip, and searches nonces in
 //! short rounds; between rounds it refreshes the template (time, pending
 //! entries) and it drops the work at once when the best tip changes.
@@ -48,13 +48,14 @@ impl Miner {
         self.wanted.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Starts the mining thread for `node`.
-    pub fn spawn(node: &Arc<Node>, threads: usize, pace: Duration) -> std::io::Result<()> {
+    /// Starts the mining thread for `node`: a tracked blocking job, so
+    /// shutdown waits for a block it is storing.
+    pub fn spawn(node: &Arc<Node>, threads: usize, pace: Duration) {
         let weak = Arc::downgrade(node);
-        std::thread::Builder::new()
-            .name("miner".into())
-            .spawn(move || run(weak, threads.max(1), pace))
-            .map(drop)
+        drop(
+            node.tasks
+                .spawn_blocking(move || run(weak, threads.max(1), pace)),
+        );
     }
 
     /// A receiver that gets the next block this node mines.
@@ -117,7 +118,10 @@ fn run(weak: Weak<Node>, threads: usize, pace: Duration) {
             }
             // Continuous mining on an easy chain paces itself; a `/mine`
             // request never waits.
-            if wanted.waiters.is_empty() && last_block.elapsed() < pace {
+            if wanted.waiters.is_empty()
+                && last_block.elapsed() < pace
+                && !miner.shutdown.load(Ordering::Relaxed)
+            {
                 let rest = pace - last_block.elapsed();
                 drop(miner.wake.wait_timeout(wanted, rest));
                 continue;

@@ -1,18 +1,20 @@
 //! The node itself: the state every handler, the miner thread and the sync
 //! tasks share, and the operations on it. Locks are std mutexes held only
-//! for short, non-async sections; anything that writes to disk runs off the
-//! async workers (the miner thread, or `spawn_blocking`).
+//! for short, non-async sections, never across a disk write; anything that
+//! writes to disk runs off the async workers (the miner thread, a tracked
+//! blocking job, or the peer writer).
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use indexmap::IndexSet;
 use shared::api::{MessageBody, StatusBody};
 use shared::block::MAX_ENTRIES;
 use shared::events::EventKind;
 use shared::{Block, BlockHash, ChainParams, MAX_DATA_BYTES, block_template};
-use tokio::runtime::Handle;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::chain::{BlockTree, Inserted, Offer, Verdict};
@@ -22,6 +24,7 @@ use crate::events::EventBus;
 use crate::miner::Miner;
 use crate::peers::Peers;
 use crate::store::Store;
+use crate::tasks::Tasks;
 
 /// Above this many new blocks, a replaced chain reports only its tip as
 /// accepted, so one `/chain/replace` does not flood every subscriber.
@@ -41,8 +44,27 @@ pub enum Source {
 pub enum Accepted {
     Stored(Inserted),
     Duplicate,
-    Orphan { missing: BlockHash },
+    /// Another copy is being stored right now.
+    BeingStored,
+    /// Waits for its parent, which is being stored right now.
+    AfterParent {
+        parent: BlockHash,
+    },
+    Orphan {
+        missing: BlockHash,
+    },
     Invalid(shared::Rejection),
+}
+
+impl Accepted {
+    /// Whether the block is in the tree, or joins it without anything more
+    /// from peers (another request is storing it or its parent).
+    pub fn joins(&self) -> bool {
+        matches!(
+            self,
+            Self::Stored(_) | Self::Duplicate | Self::BeingStored | Self::AfterParent { .. }
+        )
+    }
 }
 
 pub struct Node {
@@ -54,12 +76,16 @@ pub struct Node {
     pub peers: Peers,
     pub miner: Miner,
     pub shutdown: CancellationToken,
+    /// Background work; shutdown waits for it before the store closes.
+    pub tasks: Tasks,
     tree: Mutex<BlockTree>,
     store: Store,
     pending: Mutex<IndexSet<String>>,
     isolated: AtomicBool,
     syncing: Mutex<HashSet<String>>,
-    runtime: Handle,
+    /// The peer table changed since it was last written.
+    peers_dirty: AtomicBool,
+    peers_changed: Notify,
 }
 
 impl Node {
@@ -71,6 +97,7 @@ impl Node {
         store: Store,
         tree: BlockTree,
     ) -> Self {
+        let shutdown = CancellationToken::new();
         Self {
             events: EventBus::new(id.clone()),
             peers: Peers::new(address.clone(), token.clone()),
@@ -79,13 +106,15 @@ impl Node {
             params,
             token,
             miner: Miner::default(),
-            shutdown: CancellationToken::new(),
+            tasks: Tasks::new(shutdown.clone()),
+            shutdown,
             tree: Mutex::new(tree),
             store,
             pending: Mutex::new(IndexSet::new()),
             isolated: AtomicBool::new(false),
             syncing: Mutex::new(HashSet::new()),
-            runtime: Handle::current(),
+            peers_dirty: AtomicBool::new(false),
+            peers_changed: Notify::new(),
         }
     }
 
@@ -115,24 +144,58 @@ impl Node {
     }
 
     /// Validates, stores and inserts `block` and then any orphans it frees.
-    /// Blocking (disk writes): call from the miner thread or `spawn_blocking`.
+    /// Blocking (disk writes): call from the miner thread or a blocking job.
+    ///
+    /// A block is on disk before anything says it exists: it enters the
+    /// tree (which every answer, event and relay reads) only after its
+    /// commit. The tree lock is taken to validate and again to insert, but
+    /// never held across the commit, so readers (`/status`, `/chain`, the
+    /// miner's template) do not wait for an fsync. The races that opens:
+    ///
+    /// - Two copies of one block at once: the tree counts a validated block
+    ///   as being stored, so the second copy is not validated, stored or
+    ///   announced again; it is answered "being stored", not "known",
+    ///   since it is not on disk yet. (Should two inserts of one block meet
+    ///   anyway, the tree takes the first and the second is a duplicate.)
+    /// - A child whose parent is being committed: it waits in the orphan
+    ///   pool, without the sync from peers a real orphan starts. The check
+    ///   and joining the pool happen in one hold of the lock, the parent's
+    ///   insert and taking its orphans in another, so either the parent
+    ///   takes the child from the pool or the child finds its parent. If
+    ///   the parent's commit fails it is abandoned, and the child waits for
+    ///   the next copy like any orphan.
+    /// - The tree moving meanwhile: a validation holds for good (it checks
+    ///   the block against its own ancestors, which never change), so it is
+    ///   still true at the insert.
     pub fn accept_block(&self, block: Block, source: Source) -> Result<Accepted, ApiError> {
         let mut queue = vec![block];
         let mut first = None;
-        let mut tree = self.tree();
         while let Some(block) = queue.pop() {
-            let outcome = match tree.validate_block(&block, now_ms()) {
+            let verdict = self.tree().validate_block(&block, now_ms());
+            let outcome = match verdict {
                 Ok(validated) => {
-                    self.store
-                        .put_blocks([&block])
-                        .map_err(|e| ApiError::Storage(e.to_string()))?;
+                    if let Err(error) = self.store.put_blocks([&block]) {
+                        self.tree().abandon(validated);
+                        return Err(error.into());
+                    }
                     let entries: Vec<String> = data_entries(&block);
-                    let inserted = tree.insert_block(block, validated);
-                    queue.extend(tree.take_orphans(&inserted.hash));
-                    self.after_insert(&inserted, &source, entries);
-                    Accepted::Stored(inserted)
+                    let mut tree = self.tree();
+                    match tree.insert_block(block, validated) {
+                        Some(inserted) => {
+                            queue.extend(tree.take_orphans(&inserted.hash));
+                            // Still under the lock, so subscribers hear of
+                            // blocks in the order they joined the tree.
+                            self.after_insert(&inserted, &source, entries);
+                            Accepted::Stored(inserted)
+                        }
+                        None => Accepted::Duplicate,
+                    }
                 }
                 Err(Verdict::Offer(Offer::Duplicate)) => Accepted::Duplicate,
+                Err(Verdict::Offer(Offer::BeingStored)) => Accepted::BeingStored,
+                Err(Verdict::Offer(Offer::AfterParent { parent })) => {
+                    Accepted::AfterParent { parent }
+                }
                 Err(Verdict::Offer(Offer::Orphan { missing })) => Accepted::Orphan { missing },
                 Err(Verdict::Invalid(reason)) => {
                     let from = match &source {
@@ -151,7 +214,6 @@ impl Node {
             };
             first.get_or_insert(outcome);
         }
-        drop(tree);
         Ok(first.unwrap_or(Accepted::Duplicate))
     }
 
@@ -197,8 +259,7 @@ impl Node {
         match self.accept_block(block.clone(), source) {
             Ok(Accepted::Stored(_)) => {
                 let node = Arc::clone(self);
-                self.runtime
-                    .spawn(async move { node.announce(&block).await });
+                self.tasks.spawn(async move { node.announce(&block).await });
             }
             Ok(other) => tracing::warn!(?other, "mined block not stored"),
             Err(error) => tracing::error!(%error, "mined block not stored"),
@@ -214,7 +275,9 @@ impl Node {
     ) -> Result<Accepted, ApiError> {
         let node = Arc::clone(self);
         let source = Source::Peer(from.clone());
-        let outcome = tokio::task::spawn_blocking(move || node.accept_block(block, source))
+        let outcome = self
+            .tasks
+            .spawn_blocking(move || node.accept_block(block, source))
             .await
             .map_err(|_| ApiError::ShuttingDown)??;
         if let Accepted::Orphan { .. } = outcome {
@@ -224,7 +287,8 @@ impl Node {
             };
             for address in targets {
                 let node = Arc::clone(self);
-                tokio::spawn(async move { node.sync_with(&address).await });
+                self.tasks
+                    .spawn(async move { node.sync_with(&address).await });
             }
         }
         Ok(outcome)
@@ -239,7 +303,7 @@ impl Node {
         for address in self.peers.addresses() {
             let node = Arc::clone(self);
             let block = Arc::clone(&block);
-            tokio::spawn(async move {
+            self.tasks.spawn(async move {
                 if let Err((error, newly)) = node.peers.push_block(&address, &block).await {
                     node.peer_failed(&address, &error.to_string(), newly);
                 }
@@ -315,11 +379,11 @@ impl Node {
                 };
                 let node = Arc::clone(self);
                 let from = Some(address.to_owned());
-                let accepted = tokio::task::spawn_blocking(move || {
-                    node.accept_block(block, Source::Peer(from))
-                })
-                .await;
-                if !matches!(accepted, Ok(Ok(Accepted::Stored(_) | Accepted::Duplicate))) {
+                let accepted = self
+                    .tasks
+                    .spawn_blocking(move || node.accept_block(block, Source::Peer(from)))
+                    .await;
+                if !matches!(accepted, Ok(Ok(outcome)) if outcome.joins()) {
                     break;
                 }
             }
@@ -337,24 +401,29 @@ impl Node {
     pub async fn sync_with_all(self: &Arc<Self>) {
         for address in self.peers.addresses() {
             let node = Arc::clone(self);
-            tokio::spawn(async move { node.sync_with(&address).await });
+            self.tasks
+                .spawn(async move { node.sync_with(&address).await });
         }
     }
 
     /// Adopts a whole posted chain if it is valid and has more work.
-    /// Blocking: validation and disk writes.
+    /// Blocking: validation and disk writes. As in [`Node::accept_block`],
+    /// the blocks are committed without the tree lock and inserted after;
+    /// if a better chain arrived meanwhile they stay as a fork and the
+    /// answer is `None`, as if they had had less work from the start.
     pub fn replace_chain(&self, chain: Vec<Block>) -> Result<Option<Inserted>, ApiError> {
         let summary = shared::validate_chain(&self.params, &chain, now_ms())
             .map_err(ApiError::InvalidChain)?;
-        let mut tree = self.tree();
-        if summary.work <= tree.best_work() {
-            return Ok(None);
-        }
-        let new: Vec<&Block> = chain.iter().filter(|b| !tree.has_block(&b.hash)).collect();
-        self.store
-            .put_blocks(new.iter().copied())
-            .map_err(|e| ApiError::Storage(e.to_string()))?;
+        let new: Vec<&Block> = {
+            let tree = self.tree();
+            if summary.work <= tree.best_work() {
+                return Ok(None);
+            }
+            chain.iter().filter(|b| !tree.has_block(&b.hash)).collect()
+        };
         let quiet = new.len() > ACCEPT_EVENTS_PER_REPLACE;
+        self.store.put_blocks(new)?;
+        let mut tree = self.tree();
         let mut last = None;
         let mut reorg = None;
         for block in chain {
@@ -365,7 +434,9 @@ impl Node {
                 continue;
             };
             let entries = data_entries(&block);
-            let inserted = tree.insert_block(block, validated);
+            let Some(inserted) = tree.insert_block(block, validated) else {
+                continue;
+            };
             if inserted.reorg.is_some() {
                 reorg = inserted.reorg.clone();
             }
@@ -381,19 +452,19 @@ impl Node {
             }
             last = Some(inserted);
         }
-        if let Some(mut tip) = last.clone() {
-            // One summary event for the tip when the chain was long, and the
-            // reorganisation (if any) once for the whole replace.
-            tip.reorg = reorg;
-            if quiet {
-                self.after_insert(&tip, &Source::Peer(None), Vec::new());
-            } else if let Some(reorg) = &tip.reorg {
-                self.events.emit(reorg.event());
-            }
-            self.miner.tip_changed();
-            return Ok(Some(tip));
+        let Some(mut tip) = last else {
+            return Ok(None);
+        };
+        // One summary event for the tip when the chain was long, and the
+        // reorganisation (if any) once for the whole replace.
+        tip.reorg = reorg;
+        if quiet {
+            self.after_insert(&tip, &Source::Peer(None), Vec::new());
+        } else if let Some(reorg) = &tip.reorg {
+            self.events.emit(reorg.event());
         }
-        Ok(last)
+        self.miner.tip_changed();
+        Ok((tree.best_hash() == tip.hash).then_some(tip))
     }
 
     /// Adds a data entry to the pool; false if it was already there.
@@ -454,7 +525,7 @@ impl Node {
         } else {
             self.events.emit(EventKind::Reconnected);
             let node = Arc::clone(self);
-            tokio::spawn(async move {
+            self.tasks.spawn(async move {
                 // Tell peers about our branch and catch up with theirs.
                 let tip = {
                     let tree = node.tree();
@@ -489,8 +560,37 @@ impl Node {
         }
     }
 
-    /// Persists the peer table.
+    /// Asks for the peer table to be written; returns at once (the peer
+    /// writer does the commit).
     pub fn save_peers(&self) {
+        self.peers_dirty.store(true, Ordering::Release);
+        self.peers_changed.notify_one();
+    }
+
+    /// Starts the peer writer: one task that writes the peer table when
+    /// asked, off the async workers. One writer, taking its snapshot when it
+    /// writes, means an older table never lands after a newer one; a burst
+    /// of changes costs one or two writes.
+    pub fn spawn_peer_writer(self: &Arc<Self>) {
+        let node = Arc::clone(self);
+        self.tasks.spawn(async move {
+            loop {
+                node.peers_changed.notified().await;
+                let writer = Arc::clone(&node);
+                let _ = node
+                    .tasks
+                    .spawn_blocking(move || writer.write_peers_if_changed())
+                    .await;
+            }
+        });
+    }
+
+    /// Writes the peer table if it changed since the last write. Blocking;
+    /// shutdown calls it once more after every task has ended.
+    pub fn write_peers_if_changed(&self) {
+        if !self.peers_dirty.swap(false, Ordering::AcqRel) {
+            return;
+        }
         let peers = self.peers.snapshot();
         match serde_json::to_string(&peers) {
             Ok(json) => {
@@ -500,6 +600,19 @@ impl Node {
             }
             Err(error) => tracing::error!(%error, "could not encode peers"),
         }
+    }
+
+    /// Stops the miner and waits for every tracked task (at most `grace`),
+    /// so nothing is writing when the store closes; the last peer changes
+    /// are written here.
+    pub async fn wind_down(self: &Arc<Self>, grace: Duration) {
+        self.shutdown.cancel();
+        self.miner.shut_down();
+        if !self.tasks.close_and_wait(grace).await {
+            tracing::warn!(?grace, "some tasks were still running at shutdown");
+        }
+        let node = Arc::clone(self);
+        let _ = tokio::task::spawn_blocking(move || node.write_peers_if_changed()).await;
     }
 }
 

@@ -13,22 +13,47 @@ const BLOCKS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("blocks")
 /// Small named values: the node id, the peer list (JSON).
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 
+/// What can go wrong with the database; a redb failure keeps redb's own
+/// error as the source.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    #[error("cannot create the data directory {path}: {source}")]
+    Dir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot open the store at {path}: {source}")]
     Open {
         path: String,
         source: redb::DatabaseError,
     },
+    /// Boxed: redb's errors are large, and every `Result` of the store and
+    /// the API would carry their size.
     #[error("store error: {0}")]
-    Db(String),
-    #[error("stored block {0} does not decode: {1}")]
-    Corrupt(BlockHash, shared::DecodeError),
+    Db(#[source] Box<redb::Error>),
+    #[error("stored block {hash} does not decode: {source}")]
+    Corrupt {
+        hash: BlockHash,
+        source: shared::DecodeError,
+    },
 }
 
-fn db_error(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Db(e.to_string())
+/// `?` on any redb call gives a [`StoreError::Db`].
+macro_rules! from_redb {
+    ($($error:ty),*) => {$(
+        impl From<$error> for StoreError {
+            fn from(error: $error) -> Self {
+                Self::Db(Box::new(error.into()))
+            }
+        }
+    )*};
 }
+from_redb!(
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
 
 pub struct Store {
     db: Database,
@@ -36,16 +61,19 @@ pub struct Store {
 
 impl Store {
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(db_error)?;
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+            path: dir.display().to_string(),
+            source,
+        })?;
         let path = dir.join("node.redb");
         let db = Database::create(&path).map_err(|source| StoreError::Open {
             path: path.display().to_string(),
             source,
         })?;
-        let txn = db.begin_write().map_err(db_error)?;
-        txn.open_table(BLOCKS).map_err(db_error)?;
-        txn.open_table(META).map_err(db_error)?;
-        txn.commit().map_err(db_error)?;
+        let txn = db.begin_write()?;
+        txn.open_table(BLOCKS)?;
+        txn.open_table(META)?;
+        txn.commit()?;
         Ok(Self { db })
     }
 
@@ -54,48 +82,42 @@ impl Store {
         &self,
         blocks: impl IntoIterator<Item = &'a Block>,
     ) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(db_error)?;
+        let txn = self.db.begin_write()?;
         {
-            let mut table = txn.open_table(BLOCKS).map_err(db_error)?;
+            let mut table = txn.open_table(BLOCKS)?;
             for block in blocks {
-                table
-                    .insert(block.hash.as_bytes(), block.to_bytes().as_slice())
-                    .map_err(db_error)?;
+                table.insert(block.hash.as_bytes(), block.to_bytes().as_slice())?;
             }
         }
-        txn.commit().map_err(db_error)
+        txn.commit()?;
+        Ok(())
     }
 
     /// Every stored block, in no particular order.
     pub fn load_blocks(&self) -> Result<Vec<Block>, StoreError> {
-        let txn = self.db.begin_read().map_err(db_error)?;
-        let table = txn.open_table(BLOCKS).map_err(db_error)?;
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(BLOCKS)?;
         let mut blocks = Vec::new();
-        for row in table.iter().map_err(db_error)? {
-            let (key, value) = row.map_err(db_error)?;
+        for row in table.iter()? {
+            let (key, value) = row?;
             let hash = BlockHash::from_bytes(*key.value());
-            let block =
-                Block::from_bytes(value.value()).map_err(|e| StoreError::Corrupt(hash, e))?;
+            let block = Block::from_bytes(value.value())
+                .map_err(|source| StoreError::Corrupt { hash, source })?;
             blocks.push(block);
         }
         Ok(blocks)
     }
 
     pub fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let txn = self.db.begin_read().map_err(db_error)?;
-        let table = txn.open_table(META).map_err(db_error)?;
-        Ok(table
-            .get(key)
-            .map_err(db_error)?
-            .map(|v| v.value().to_owned()))
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(META)?;
+        Ok(table.get(key)?.map(|v| v.value().to_owned()))
     }
 
     pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(db_error)?;
-        txn.open_table(META)
-            .map_err(db_error)?
-            .insert(key, value)
-            .map_err(db_error)?;
-        txn.commit().map_err(db_error)
+        let txn = self.db.begin_write()?;
+        txn.open_table(META)?.insert(key, value)?;
+        txn.commit()?;
+        Ok(())
     }
 }

@@ -263,6 +263,74 @@ async fn an_invalid_pushed_block_is_refused_with_its_reason() {
     assert_eq!(node.status().await.height, 0);
 }
 
+/// Copies of one block at once, and children sent together with their
+/// parents: each block joins once (one event), none is lost.
+#[tokio::test]
+async fn blocks_pushed_at_once_join_once_and_none_is_lost() {
+    let node = TestNode::start();
+    let mut events = EventStream::of_node(&node).await;
+    let chain = local_chain(12);
+    // One is stored (200); the others are known by then (200) or find it
+    // being stored (202).
+    let copies = (0..8).map(|_| node.post_json("/block/new", &chain[1]));
+    for response in futures_util::future::join_all(copies).await {
+        assert!(
+            matches!(response.status().as_u16(), 200 | 202),
+            "{}",
+            response.status()
+        );
+    }
+    for pair in chain[2..].chunks(2) {
+        // The child first, so it often arrives while its parent is stored.
+        let pushes = pair.iter().rev().map(|b| node.post_json("/block/new", b));
+        for response in futures_util::future::join_all(pushes).await {
+            assert!(
+                matches!(response.status().as_u16(), 200 | 202),
+                "{}",
+                response.status()
+            );
+        }
+    }
+    common::wait_until(
+        "every pushed block to join",
+        100,
+        std::time::Duration::from_millis(100),
+        || async {
+            let status = node.status().await;
+            (status.best_hash == chain[12].hash).then_some(())
+        },
+    )
+    .await;
+    assert_eq!(node.status().await.height, 12);
+
+    // Every block event was sent before the answers; one more event marks
+    // the end of them in the stream.
+    let marker = shared::api::EntryRequest {
+        data: "marker".into(),
+    };
+    assert_eq!(node.post_json("/entries", &marker).await.status(), 201);
+    let mut accepted = std::collections::HashMap::new();
+    events
+        .wait_for("the marker entry", |e| match &e.kind {
+            EventKind::BlockAccepted { hash, .. } => {
+                *accepted.entry(*hash).or_insert(0) += 1;
+                false
+            }
+            EventKind::EntryAdded { data, .. } => data == "marker",
+            _ => false,
+        })
+        .await;
+    for block in &chain[1..] {
+        assert_eq!(
+            accepted.get(&block.hash),
+            Some(&1),
+            "block {}",
+            block.header.index
+        );
+    }
+    assert_eq!(accepted.len(), 12);
+}
+
 #[tokio::test]
 async fn a_token_guards_mutating_endpoints_only() {
     let dir = tempfile::tempdir().unwrap();
@@ -287,35 +355,40 @@ async fn a_token_guards_mutating_endpoints_only() {
     let _: ChainBody = node.get("/chain").await;
 }
 
+/// The node endpoints the original project's README documents, with the
+/// method it used.
+const ORIGINAL_ENDPOINTS: [(&str, &str); 7] = [
+    ("get", "/chain"),
+    ("post", "/chain/replace"),
+    ("post", "/nodes/register"),
+    ("get", "/mine"),
+    ("get", "/block/new"),
+    ("get", "/node/id"),
+    ("get", "/shutdown"),
+];
+
+/// Every (path, method) the document lists.
+fn operations(doc: &serde_json::Value) -> Vec<(String, String)> {
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut operations = Vec::new();
+    for (path, item) in paths {
+        for method in ["get", "post", "put", "patch", "delete", "head", "options"] {
+            if item.get(method).is_some() {
+                operations.push((path.clone(), method.to_owned()));
+            }
+        }
+    }
+    operations
+}
+
 #[tokio::test]
-async fn openapi_documents_every_endpoint() {
+async fn openapi_documents_the_original_paths_and_only_routed_ones() {
     let node = TestNode::start();
     let doc: serde_json::Value = node.get("/openapi.json").await;
-    let paths = doc["paths"].as_object().expect("paths");
-    for path in [
-        "/chain",
-        "/chain/replace",
-        "/nodes/register",
-        "/mine",
-        "/block/new",
-        "/node/id",
-        "/shutdown",
-        "/status",
-        "/tips",
-        "/headers",
-        "/blocks/{hash}",
-        "/mining/start",
-        "/mining/stop",
-        "/network/isolate",
-        "/network/reconnect",
-        "/entries",
-        "/entries/pending",
-        "/events",
-        "/openapi.json",
-    ] {
+    for (method, path) in ORIGINAL_ENDPOINTS {
         assert!(
-            paths.contains_key(path),
-            "{path} missing from /openapi.json"
+            doc["paths"][path][method].is_object(),
+            "{method} {path} missing from /openapi.json"
         );
     }
     let schemas = doc["components"]["schemas"].as_object().expect("schemas");
@@ -328,5 +401,46 @@ async fn openapi_documents_every_endpoint() {
         "Rejection",
     ] {
         assert!(schemas.contains_key(schema), "schema {schema} missing");
+    }
+
+    // Ask the real node for every documented operation: none may be
+    // unrouted (the fallbacks answer 404 and 405). Shutting down gets a
+    // node of its own each time.
+    let client = common::http_client();
+    let genesis = shared::Preset::Regtest.params().genesis.hash.to_string();
+    let operations = operations(&doc);
+    assert!(operations.len() >= 20, "{operations:?}");
+    for (path, method) in operations {
+        let stopping = (path == "/shutdown").then(TestNode::start);
+        let target = stopping.as_ref().unwrap_or(&node);
+        let url = target.url(&path.replace("{hash}", &genesis));
+        let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let response = client.request(method.clone(), url).send().await.unwrap();
+        let status = response.status().as_u16();
+        assert!(
+            status != 404 && status != 405,
+            "{method} {path} is documented but answers {status}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_valid_and_every_response_has_a_schema() {
+    let node = TestNode::start();
+    let doc: serde_json::Value = node.get("/openapi.json").await;
+    node::testing::assert_valid_openapi(&doc);
+    let mut ids = std::collections::HashSet::new();
+    for (path, method) in operations(&doc) {
+        let operation = &doc["paths"][&path][&method];
+        let id = operation["operationId"].as_str().unwrap_or_default();
+        assert!(ids.insert(id.to_owned()), "operationId {id:?} used twice");
+        let responses = operation["responses"].as_object().expect("responses");
+        for (status, response) in responses {
+            let content = response["content"].as_object();
+            assert!(
+                content.is_some_and(|c| c.values().all(|m| m["schema"].is_object())),
+                "{method} {path} {status} has no schema: {response}"
+            );
+        }
     }
 }

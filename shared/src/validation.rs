@@ -360,9 +360,15 @@ pub fn validate_chain(
     now_ms: u64,
 ) -> Result<ChainSummary, BlockError> {
     let headers: Vec<Header> = blocks.iter().map(|b| b.header).collect();
-    walk_headers(params, &[], None, &headers, now_ms, |i| {
-        check_block_body(&blocks[i])
-    })
+    walk_headers(
+        params,
+        &[],
+        None,
+        &headers,
+        now_ms,
+        |i| check_block_body(&blocks[i]),
+        drop,
+    )
 }
 
 /// Validates headers alone from genesis (no entries, no merkle check): what
@@ -372,29 +378,72 @@ pub fn validate_headers(
     headers: &[Header],
     now_ms: u64,
 ) -> Result<ChainSummary, BlockError> {
-    walk_headers(params, &[], None, headers, now_ms, |i| {
-        Ok(headers[i].block_hash())
-    })
+    walk_headers(
+        params,
+        &[],
+        None,
+        headers,
+        now_ms,
+        |i| Ok(headers[i].block_hash()),
+        drop,
+    )
+}
+
+/// Headers that passed [`validate_headers_after`]: what they add up to,
+/// and the target each one met, so a block tree can record every header's
+/// work without checking anything itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedHeaders {
+    pub tip: BlockHash,
+    pub height: u64,
+    /// Work of the checked headers only.
+    pub work: Work,
+    /// The target header `i` met; its work is `targets[i].to_work()`.
+    pub targets: Vec<Target>,
+}
+
+impl CheckedHeaders {
+    pub fn summary(&self) -> ChainSummary {
+        ChainSummary {
+            tip: self.tip,
+            height: self.height,
+            work: self.work,
+        }
+    }
 }
 
 /// Validates `headers` that continue a known chain whose last
 /// `context_len` headers are `context` (ending at the block with
-/// `context_tip`). The summary's work counts `headers` only; indices in
-/// errors are positions in `headers`.
+/// `context_tip`). The work counts `headers` only; indices in errors are
+/// positions in `headers`.
 pub fn validate_headers_after(
     params: &ChainParams,
     context: &[Header],
     context_tip: BlockHash,
     headers: &[Header],
     now_ms: u64,
-) -> Result<ChainSummary, BlockError> {
-    walk_headers(params, context, Some(context_tip), headers, now_ms, |i| {
-        Ok(headers[i].block_hash())
+) -> Result<CheckedHeaders, BlockError> {
+    let mut targets = Vec::with_capacity(headers.len());
+    let summary = walk_headers(
+        params,
+        context,
+        Some(context_tip),
+        headers,
+        now_ms,
+        |i| Ok(headers[i].block_hash()),
+        |target| targets.push(target),
+    )?;
+    Ok(CheckedHeaders {
+        tip: summary.tip,
+        height: summary.height,
+        work: summary.work,
+        targets,
     })
 }
 
 /// The one loop behind every chain validation: `hash_of(i)` checks what
-/// item `i` says about itself and returns its header's hash.
+/// item `i` says about itself and returns its header's hash; `met` hears
+/// the target of each header that passed, in order.
 fn walk_headers(
     params: &ChainParams,
     context: &[Header],
@@ -402,6 +451,7 @@ fn walk_headers(
     headers: &[Header],
     now_ms: u64,
     hash_of: impl Fn(usize) -> Result<BlockHash, Rejection>,
+    mut met: impl FnMut(Target),
 ) -> Result<ChainSummary, BlockError> {
     let joined;
     let all: &[Header] = if context.is_empty() {
@@ -428,6 +478,7 @@ fn walk_headers(
         });
         let target =
             check_header(params, header, hash, ancestry, now_ms).map_err(|r| fail(hash, r))?;
+        met(target);
         work += target.to_work();
         parent_hash = Some(hash);
     }
@@ -442,5 +493,35 @@ fn walk_headers(
             hash: BlockHash::ZERO,
             reason: Rejection::EmptyChain,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::Preset;
+    use crate::template::extend_chain;
+
+    #[test]
+    fn headers_after_report_the_target_of_each_header() {
+        let params = Preset::Regtest.params();
+        let mut chain = Vec::new();
+        let mut now = params.genesis.header.timestamp;
+        extend_chain(&params, &mut chain, 5, "validation", || {
+            now += 1_000;
+            now
+        });
+        let headers: Vec<Header> = chain.iter().map(|b| b.header).collect();
+        let checked =
+            validate_headers_after(&params, &headers[..2], chain[1].hash, &headers[2..], now)
+                .unwrap();
+        assert_eq!(checked.targets.len(), 4);
+        let sum = checked
+            .targets
+            .iter()
+            .fold(Work::ZERO, |sum, target| sum + target.to_work());
+        assert_eq!(sum, checked.work);
+        assert_eq!(checked.summary().tip, chain[5].hash);
+        assert_eq!(checked.summary().height, 5);
     }
 }
