@@ -11,6 +11,51 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::hash::{BlockHash, HexVisitor};
 
+/// Display, Debug, FromStr and serde as 64 hex digits, big-endian, for the
+/// 256-bit numbers ([`Target`], [`Work`]), with `$error` for bad text.
+macro_rules! be_hex_u256 {
+    ($name:ident, $error:ident, $(#[$error_doc:meta])* $message:literal) => {
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&hex::encode(self.to_be_bytes()))
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self)
+            }
+        }
+
+        $(#[$error_doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+        #[error($message)]
+        pub struct $error;
+
+        impl FromStr for $name {
+            type Err = $error;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                let mut bytes = [0u8; 32];
+                hex::decode_to_slice(s, &mut bytes).map_err(|_| $error)?;
+                Ok(Self::from_be_bytes(bytes))
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                deserializer.deserialize_str(HexVisitor::<Self>(core::marker::PhantomData))
+            }
+        }
+    };
+}
+
 /// Why a compact target does not stand for a usable target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TargetError {
@@ -99,44 +144,12 @@ impl Target {
     }
 }
 
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.to_be_bytes()))
-    }
-}
-
-impl fmt::Debug for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Target({self})")
-    }
-}
-
-impl Serialize for Target {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-/// The error of parsing a target from hex text.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a target is 64 hex characters")]
-pub struct ParseTargetError;
-
-impl FromStr for Target {
-    type Err = ParseTargetError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut bytes = [0u8; 32];
-        hex::decode_to_slice(s, &mut bytes).map_err(|_| ParseTargetError)?;
-        Ok(Self::from_be_bytes(bytes))
-    }
-}
-
-impl<'de> Deserialize<'de> for Target {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(HexVisitor::<Self>(core::marker::PhantomData))
-    }
-}
+be_hex_u256!(
+    Target,
+    ParseTargetError,
+    /// The error of parsing a target from hex text.
+    "a target is 64 hex characters"
+);
 
 /// Bitcoin's compact target (`bits`): an exponent byte, then a 3-byte
 /// mantissa; target = mantissa * 256^(exponent - 3). Shown as 8 hex digits.
@@ -254,44 +267,12 @@ impl core::ops::AddAssign for Work {
     }
 }
 
-impl fmt::Display for Work {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.to_be_bytes()))
-    }
-}
-
-impl fmt::Debug for Work {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Work({self})")
-    }
-}
-
-/// The error of parsing work from hex text.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("work is 64 hex characters")]
-pub struct ParseWorkError;
-
-impl FromStr for Work {
-    type Err = ParseWorkError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut bytes = [0u8; 32];
-        hex::decode_to_slice(s, &mut bytes).map_err(|_| ParseWorkError)?;
-        Ok(Self::from_be_bytes(bytes))
-    }
-}
-
-impl Serialize for Work {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Work {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(HexVisitor::<Self>(core::marker::PhantomData))
-    }
-}
+be_hex_u256!(
+    Work,
+    ParseWorkError,
+    /// The error of parsing work from hex text.
+    "work is 64 hex characters"
+);
 
 #[cfg(test)]
 mod tests {

@@ -11,10 +11,11 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
+mod common;
+
+use common::{VECTOR_HASH, vector_header};
 use shared::pow::{Kernel, KernelUnavailable};
-use shared::{
-    BlockHash, CompactTarget, Header, MerkleRoot, PowSearch, Preset, SearchOutcome, Target,
-};
+use shared::{Header, PowSearch, Preset, SearchOutcome, Target};
 
 /// The kernel the comparisons check against the portable one: SHA-NI when
 /// the CPU has it, otherwise the portable kernel itself, saying so.
@@ -41,21 +42,6 @@ fn both(header: &Header, target: Target) -> (PowSearch, PowSearch) {
         prepared(header, target, kernel_under_test()),
     )
 }
-
-/// The header of `vectors.rs`, whose SHA-256d was computed with Python's
-/// hashlib.
-fn vector_header() -> Header {
-    Header {
-        version: 1,
-        index: 42,
-        timestamp: 1_767_225_600_123,
-        previous_hash: BlockHash::from_bytes([0x11; 32]),
-        merkle_root: MerkleRoot::from_bytes([0x22; 32]),
-        bits: CompactTarget::from_consensus(0x1f00_ffff),
-        proof: 123_456_789,
-    }
-}
-const VECTOR_HASH: &str = "72090d0829ab936492362649792178c82251b3a6aa44ff064f97894648ab0429";
 
 #[test]
 fn new_takes_sha_ni_when_the_cpu_has_it_and_the_portable_kernel_otherwise() {
@@ -195,24 +181,9 @@ mod properties {
 
     use super::*;
 
+    /// Any header, with its proof left for the search.
     fn any_header() -> impl Strategy<Value = Header> {
-        (
-            any::<u32>(),
-            any::<u64>(),
-            any::<[u8; 32]>(),
-            any::<[u8; 32]>(),
-            any::<u64>(),
-            any::<u32>(),
-        )
-            .prop_map(|(version, index, prev, merkle, timestamp, bits)| Header {
-                version,
-                index,
-                timestamp,
-                previous_hash: BlockHash::from_bytes(prev),
-                merkle_root: MerkleRoot::from_bytes(merkle),
-                bits: CompactTarget::from_consensus(bits),
-                proof: 0,
-            })
+        common::any_header().prop_map(|header| Header { proof: 0, ..header })
     }
 
     /// How a case picks its target.

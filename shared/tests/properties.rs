@@ -5,47 +5,14 @@
 
 use std::sync::OnceLock;
 
+mod common;
+
+use common::{any_block, any_header};
 use proptest::prelude::*;
 use shared::p2p::{self, Hello, Message, WireError};
 use shared::{
-    Block, BlockHash, ChainParams, CompactTarget, Entry, Header, MerkleRoot, Preset, extend_chain,
-    solve, validate_chain,
+    Block, BlockHash, ChainParams, Entry, Header, Preset, extend_chain, solve, validate_chain,
 };
-
-fn any_header() -> impl Strategy<Value = Header> {
-    (
-        any::<u32>(),
-        any::<u64>(),
-        any::<[u8; 32]>(),
-        any::<[u8; 32]>(),
-        any::<u64>(),
-        any::<u32>(),
-        any::<u64>(),
-    )
-        .prop_map(
-            |(version, index, prev, merkle, timestamp, bits, proof)| Header {
-                version,
-                index,
-                timestamp,
-                previous_hash: BlockHash::from_bytes(prev),
-                merkle_root: MerkleRoot::from_bytes(merkle),
-                bits: CompactTarget::from_consensus(bits),
-                proof,
-            },
-        )
-}
-
-fn any_entry() -> impl Strategy<Value = Entry> {
-    prop_oneof![
-        (any::<u64>(), ".{0,20}").prop_map(|(h, m)| Entry::coinbase(h, m)),
-        ".{0,60}".prop_map(Entry::data),
-    ]
-}
-
-fn any_block() -> impl Strategy<Value = Block> {
-    (any_header(), prop::collection::vec(any_entry(), 0..6))
-        .prop_map(|(header, entries)| Block::assemble(header, entries))
-}
 
 /// A valid regtest chain whose blocks carry data entries, built once.
 fn sample_chain() -> &'static (ChainParams, Vec<Block>, u64) {

@@ -7,27 +7,10 @@ use wasm_bindgen_test::wasm_bindgen_test as test;
 #[cfg(target_arch = "wasm32")]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
-use shared::{
-    Block, BlockHash, ChainParams, CompactTarget, Entry, Header, MerkleRoot, Preset, Rejection,
-    extend_chain, validate_chain,
-};
+mod common;
 
-const VECTOR_HEADER_HEX: &str = "010000002a000000000000001111111111111111111111111111111111111111111111111111111111111111\
-2222222222222222222222222222222222222222222222222222222222222222\
-7ba8da769b010000ffff001f15cd5b0700000000";
-const VECTOR_HASH: &str = "72090d0829ab936492362649792178c82251b3a6aa44ff064f97894648ab0429";
-
-fn vector_header() -> Header {
-    Header {
-        version: 1,
-        index: 42,
-        timestamp: 1_767_225_600_123,
-        previous_hash: BlockHash::from_bytes([0x11; 32]),
-        merkle_root: MerkleRoot::from_bytes([0x22; 32]),
-        bits: CompactTarget::from_consensus(0x1f00_ffff),
-        proof: 123_456_789,
-    }
-}
+use common::{VECTOR_HASH, VECTOR_HEADER_HEX, vector_header};
+use shared::{Block, ChainParams, Entry, Header, Preset, Rejection, extend_chain, validate_chain};
 
 #[test]
 fn header_encodes_to_the_vector_bytes_and_hash() {
