@@ -27,7 +27,7 @@ mod native {
     use serde::Serialize;
     use sha2::{Digest, Sha256};
     use shared::pow::{Kernel, search_parallel};
-    use shared::{CompactTarget, Header, PowSearch, Preset, extend_chain, validate_headers};
+    use shared::{CompactTarget, Header, PowSearch, Preset, spaced_chain, validate_headers};
 
     /// How long each throughput measurement runs.
     const MEASURE_FOR: Duration = Duration::from_millis(400);
@@ -101,12 +101,7 @@ mod native {
         }
 
         let params = Preset::Regtest.params();
-        let mut chain = Vec::new();
-        let mut now = params.genesis.header.timestamp;
-        extend_chain(&params, &mut chain, 99_999, "bench", || {
-            now += 1_000;
-            now
-        });
+        let (chain, now) = spaced_chain(&params, 99_999, "bench", 1_000);
         let headers: Vec<Header> = chain.iter().map(|b| b.header).collect();
         let validate_ms = (0..5)
             .map(|_| {

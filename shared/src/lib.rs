@@ -49,7 +49,7 @@ pub use header::{HEADER_LEN, Header};
 pub use params::{ChainParams, Preset};
 pub use pow::{PowSearch, SearchOutcome};
 pub use target::{CompactTarget, Target, TargetError, Work};
-pub use template::{block_template, extend_chain, solve};
+pub use template::{block_template, extend_chain, solve, spaced_chain};
 pub use validation::{
     Ancestry, BlockError, ChainSummary, EncodingError, Rejection, check_block, check_block_body,
     check_header, expected_bits, median_time_past, validate_chain, validate_headers,

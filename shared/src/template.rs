@@ -48,6 +48,24 @@ pub fn solve(block: Block) -> Option<Block> {
     }
 }
 
+/// A chain from genesis with `blocks` mined blocks after it, each
+/// `spacing_ms` after the one before, and a clock reading just after its
+/// tip: the valid chain tests, benchmarks and tools start from.
+pub fn spaced_chain(
+    params: &ChainParams,
+    blocks: usize,
+    miner: &str,
+    spacing_ms: u64,
+) -> (Vec<Block>, u64) {
+    let mut chain = Vec::new();
+    let mut now = params.genesis.header.timestamp;
+    extend_chain(params, &mut chain, blocks, miner, || {
+        now += spacing_ms;
+        now
+    });
+    (chain, now + 1)
+}
+
 /// Appends `count` mined blocks to `chain` (which must start with the
 /// genesis block), with timestamps from `clock`.
 pub fn extend_chain(

@@ -500,17 +500,12 @@ fn walk_headers(
 mod tests {
     use super::*;
     use crate::params::Preset;
-    use crate::template::extend_chain;
+    use crate::template::spaced_chain;
 
     #[test]
     fn headers_after_report_the_target_of_each_header() {
         let params = Preset::Regtest.params();
-        let mut chain = Vec::new();
-        let mut now = params.genesis.header.timestamp;
-        extend_chain(&params, &mut chain, 5, "validation", || {
-            now += 1_000;
-            now
-        });
+        let (chain, now) = spaced_chain(&params, 5, "validation", 1_000);
         let headers: Vec<Header> = chain.iter().map(|b| b.header).collect();
         let checked =
             validate_headers_after(&params, &headers[..2], chain[1].hash, &headers[2..], now)

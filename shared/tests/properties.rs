@@ -11,7 +11,7 @@ use common::{any_block, any_header};
 use proptest::prelude::*;
 use shared::p2p::{self, Hello, Message, WireError};
 use shared::{
-    Block, BlockHash, ChainParams, Entry, Header, Preset, extend_chain, solve, validate_chain,
+    Block, BlockHash, ChainParams, Entry, Header, Preset, solve, spaced_chain, validate_chain,
 };
 
 /// A valid regtest chain whose blocks carry data entries, built once.
@@ -19,12 +19,7 @@ fn sample_chain() -> &'static (ChainParams, Vec<Block>, u64) {
     static CHAIN: OnceLock<(ChainParams, Vec<Block>, u64)> = OnceLock::new();
     CHAIN.get_or_init(|| {
         let params = Preset::Regtest.params();
-        let mut chain = Vec::new();
-        let mut now = params.genesis.header.timestamp;
-        extend_chain(&params, &mut chain, 5, "prop", || {
-            now += 1_000;
-            now
-        });
+        let (mut chain, now) = spaced_chain(&params, 5, "prop", 1_000);
         // Give the tip two data entries so flips land in entry bytes too.
         let tip = chain.pop().unwrap();
         let entries = vec![

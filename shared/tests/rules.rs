@@ -4,21 +4,16 @@
 
 use shared::{
     Block, BlockHash, ChainParams, CompactTarget, EncodingError, Entry, Header, MerkleRoot, Preset,
-    Rejection, Target, expected_bits, extend_chain, solve, validate_chain, validate_headers,
-    validate_headers_after,
+    Rejection, Target, expected_bits, extend_chain, solve, spaced_chain, validate_chain,
+    validate_headers, validate_headers_after,
 };
 
 /// A valid regtest chain of `blocks` blocks after genesis, one second apart,
 /// and a clock reading just after its tip.
 fn regtest_chain(blocks: usize) -> (ChainParams, Vec<Block>, u64) {
     let params = Preset::Regtest.params();
-    let mut chain = Vec::new();
-    let mut now = params.genesis.header.timestamp;
-    extend_chain(&params, &mut chain, blocks, "rules", || {
-        now += 1_000;
-        now
-    });
-    (params, chain, now + 1)
+    let (chain, now) = spaced_chain(&params, blocks, "rules", 1_000);
+    (params, chain, now)
 }
 
 /// Re-mines `block` after its header was edited, so its stated hash and
@@ -263,21 +258,11 @@ fn fast_retarget_params() -> ChainParams {
     )
 }
 
-fn chain_with_spacing(params: &ChainParams, blocks: usize, spacing_ms: u64) -> (Vec<Block>, u64) {
-    let mut chain = Vec::new();
-    let mut now = params.genesis.header.timestamp;
-    extend_chain(params, &mut chain, blocks, "rules", || {
-        now += spacing_ms;
-        now
-    });
-    (chain, now + 1)
-}
-
 #[test]
 fn retarget_follows_the_observed_spacing() {
     let params = fast_retarget_params();
     // Blocks come twice as slow as the 1 s spacing: the target doubles.
-    let (chain, now) = chain_with_spacing(&params, 4, 2_000);
+    let (chain, now) = spaced_chain(&params, 4, "rules", 2_000);
     validate_chain(&params, &chain, now).unwrap();
     let old = params.initial_bits.to_target().unwrap();
     let new = chain[4].header.bits.to_target().unwrap();
@@ -301,10 +286,10 @@ fn retarget_is_clamped_to_four_times_either_way() {
     let params = fast_retarget_params();
     let old = params.initial_bits.to_target().unwrap();
     // Far too fast (1 ms apart): the target may shrink by 4x, no more.
-    let (fast, _) = chain_with_spacing(&params, 4, 1);
+    let (fast, _) = spaced_chain(&params, 4, "rules", 1);
     assert_eq!(fast[4].header.bits, old_scaled(old, 1, 4));
     // Far too slow (a minute apart): it may grow by 4x, no more.
-    let (slow, now) = chain_with_spacing(&params, 4, 60_000);
+    let (slow, now) = spaced_chain(&params, 4, "rules", 60_000);
     assert_eq!(slow[4].header.bits, old_scaled(old, 4, 1));
     validate_chain(&params, &slow, now).unwrap();
 }
@@ -313,7 +298,7 @@ fn retarget_is_clamped_to_four_times_either_way() {
 fn retarget_never_exceeds_the_pow_limit() {
     let mut params = fast_retarget_params();
     params.pow_limit = params.initial_bits;
-    let headers: Vec<Header> = chain_with_spacing(&params, 3, 60_000)
+    let headers: Vec<Header> = spaced_chain(&params, 3, "rules", 60_000)
         .0
         .iter()
         .map(|b| b.header)
@@ -324,7 +309,7 @@ fn retarget_never_exceeds_the_pow_limit() {
 #[test]
 fn wrong_bits_at_a_retarget_height() {
     let params = fast_retarget_params();
-    let (mut chain, now) = chain_with_spacing(&params, 4, 2_000);
+    let (mut chain, now) = spaced_chain(&params, 4, "rules", 2_000);
     let demanded = chain[4].header.bits;
     let mut block = chain[4].clone();
     block.header.bits = params.initial_bits;

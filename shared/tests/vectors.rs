@@ -10,7 +10,7 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 mod common;
 
 use common::{VECTOR_HASH, VECTOR_HEADER_HEX, vector_header};
-use shared::{Block, ChainParams, Entry, Header, Preset, Rejection, extend_chain, validate_chain};
+use shared::{Block, ChainParams, Entry, Header, Preset, Rejection, spaced_chain, validate_chain};
 
 #[test]
 fn header_encodes_to_the_vector_bytes_and_hash() {
@@ -78,12 +78,7 @@ fn genesis_json_keeps_the_seed_names() {
 #[test]
 fn a_mined_regtest_chain_validates_and_a_tampered_one_names_the_block() {
     let params: ChainParams = Preset::Regtest.params();
-    let mut chain = Vec::new();
-    let mut now = params.genesis.header.timestamp;
-    extend_chain(&params, &mut chain, 20, "vector-miner", || {
-        now += 1_000;
-        now
-    });
+    let (mut chain, now) = spaced_chain(&params, 20, "vector-miner", 1_000);
     let summary = validate_chain(&params, &chain, now).unwrap();
     assert_eq!(summary.height, 20);
     assert_eq!(summary.tip, chain[20].hash);
