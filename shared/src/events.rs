@@ -137,32 +137,6 @@ pub enum EventKind {
     },
 }
 
-impl Event {
-    /// Kind names, in the order the enum lists them, for docs and tests.
-    pub fn type_name(&self) -> &'static str {
-        match self.kind {
-            EventKind::BlockMined { .. } => "block_mined",
-            EventKind::BlockAccepted { .. } => "block_accepted",
-            EventKind::BlockRejected { .. } => "block_rejected",
-            EventKind::ChainReorganized { .. } => "chain_reorganized",
-            EventKind::PeerAdded { .. } => "peer_added",
-            EventKind::PeerUnreachable { .. } => "peer_unreachable",
-            EventKind::MiningStarted { .. } => "mining_started",
-            EventKind::MiningStopped => "mining_stopped",
-            EventKind::EntryAdded { .. } => "entry_added",
-            EventKind::Isolated => "isolated",
-            EventKind::Reconnected => "reconnected",
-            EventKind::ShuttingDown => "shutting_down",
-            EventKind::EventsDropped { .. } => "events_dropped",
-            EventKind::NodeStarted { .. } => "node_started",
-            EventKind::NodeStopped { .. } => "node_stopped",
-            EventKind::NodeUnreachable { .. } => "node_unreachable",
-            EventKind::NetworkReady { .. } => "network_ready",
-            EventKind::Snapshot { .. } => "snapshot",
-        }
-    }
-}
-
 impl NodeSummary {
     /// Folds an event about this node into its summary, so the manager's
     /// table and the explorer's rows stay current between polls in the same

@@ -14,6 +14,9 @@ use crate::target::{CompactTarget, Target};
 /// How many previous timestamps the median-time-past rule looks at.
 pub const MEDIAN_TIME_SPAN: usize = 11;
 
+/// How far ahead of a validator's clock every preset lets a timestamp be.
+const MAX_FUTURE_DRIFT_MS: u64 = 60_000;
+
 /// 2026-01-01T00:00:00Z, the genesis time of every preset.
 const GENESIS_TIMESTAMP_MS: u64 = 1_767_225_600_000;
 
@@ -59,28 +62,22 @@ impl Preset {
     }
 
     pub fn params(self) -> ChainParams {
-        match self {
-            Self::Default => ChainParams::new(
-                self.name(),
-                // ~2^24 attempts a block at first: a second or two for one
-                // SHA-NI core; the retarget then steers towards the spacing.
-                CompactTarget::from_consensus(0x1e00_ffff),
-                CompactTarget::from_consensus(0x1f00_ffff),
-                5_000,
-                10,
-                60_000,
-                DEFAULT_GENESIS_PROOF,
-            ),
-            Self::Regtest => ChainParams::new(
-                self.name(),
-                CompactTarget::from_consensus(0x207f_ffff),
-                CompactTarget::from_consensus(0x207f_ffff),
-                1_000,
-                0,
-                60_000,
-                REGTEST_GENESIS_PROOF,
-            ),
-        }
+        // (initial bits, pow limit, spacing ms, retarget window, genesis proof)
+        let (initial_bits, pow_limit, spacing_ms, window, proof) = match self {
+            // ~2^24 attempts a block at first: a second or two for one
+            // SHA-NI core; the retarget then steers towards the spacing.
+            Self::Default => (0x1e00_ffff, 0x1f00_ffff, 5_000, 10, DEFAULT_GENESIS_PROOF),
+            Self::Regtest => (0x207f_ffff, 0x207f_ffff, 1_000, 0, REGTEST_GENESIS_PROOF),
+        };
+        ChainParams::new(
+            self.name(),
+            CompactTarget::from_consensus(initial_bits),
+            CompactTarget::from_consensus(pow_limit),
+            spacing_ms,
+            window,
+            MAX_FUTURE_DRIFT_MS,
+            proof,
+        )
     }
 }
 
