@@ -43,6 +43,16 @@ fn both(header: &Header, target: Target) -> (PowSearch, PowSearch) {
     )
 }
 
+/// The vector header without its proof, and the target its bits demand
+/// (a proof takes ~2^16 attempts).
+fn unsolved_vector() -> (Header, Target) {
+    let header = Header {
+        proof: 0,
+        ..vector_header()
+    };
+    (header, header.bits.to_target().unwrap())
+}
+
 #[test]
 fn new_takes_sha_ni_when_the_cpu_has_it_and_the_portable_kernel_otherwise() {
     let search = PowSearch::new(&vector_header(), Target::MAX);
@@ -74,11 +84,7 @@ fn the_portable_kernel_can_always_be_forced() {
 
 #[test]
 fn the_forced_fallback_finds_what_the_default_kernel_finds() {
-    let header = Header {
-        proof: 0,
-        ..vector_header()
-    };
-    let target = header.bits.to_target().unwrap();
+    let (header, target) = unsolved_vector();
     let fallback = prepared(&header, target, Kernel::Portable).search(0..1 << 24, || false);
     let default = PowSearch::new(&header, target).search(0..1 << 24, || false);
     assert_eq!(fallback, default);
@@ -331,11 +337,7 @@ mod properties {
 
     #[test]
     fn parallel_search_with_the_forced_fallback_finds_a_proof() {
-        let header = Header {
-            proof: 0,
-            ..vector_header()
-        };
-        let target = header.bits.to_target().unwrap();
+        let (header, target) = unsolved_vector();
         let search = prepared(&header, target, Kernel::Portable);
         for threads in [1, 2, 3] {
             let outcome = search_parallel(&search, 0..1 << 40, threads, &|| false);

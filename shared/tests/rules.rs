@@ -22,6 +22,14 @@ fn remined(block: Block) -> Block {
     solve(block).expect("regtest blocks are always solvable")
 }
 
+/// Asserts that `reason` is the rule `pattern`, showing it if not.
+macro_rules! assert_refused_for {
+    ($reason:expr, $pattern:pat) => {
+        let reason = $reason;
+        assert!(matches!(reason, $pattern), "{reason}");
+    };
+}
+
 fn first_error(params: &ChainParams, chain: &[Block], now: u64) -> (u64, Rejection) {
     let error = validate_chain(params, chain, now).expect_err("the chain must be refused");
     (error.index, error.reason)
@@ -53,7 +61,7 @@ fn bad_genesis() {
     chain[0] = Preset::Default.params().genesis;
     let (index, reason) = first_error(&params, &chain, now);
     assert_eq!(index, 0);
-    assert!(matches!(reason, Rejection::BadGenesis { .. }), "{reason}");
+    assert_refused_for!(reason, Rejection::BadGenesis { .. });
 }
 
 #[test]
@@ -62,12 +70,9 @@ fn bad_encoding_stated_hash_does_not_match_header() {
     chain[3].hash = BlockHash::from_bytes([0xab; 32]);
     let (index, reason) = first_error(&params, &chain, now);
     assert_eq!(index, 3);
-    assert!(
-        matches!(
-            reason,
-            Rejection::BadEncoding(EncodingError::HashMismatch { .. })
-        ),
-        "{reason}"
+    assert_refused_for!(
+        reason,
+        Rejection::BadEncoding(EncodingError::HashMismatch { .. })
     );
 }
 
@@ -154,12 +159,9 @@ fn bad_encoding_too_many_entries() {
     entries.extend((0..shared::block::MAX_ENTRIES).map(|i| Entry::data(i.to_string())));
     let (index, reason) = with_tip_entries(entries);
     assert_eq!(index, 4);
-    assert!(
-        matches!(
-            reason,
-            Rejection::BadEncoding(EncodingError::TooManyEntries { .. })
-        ),
-        "{reason}"
+    assert_refused_for!(
+        reason,
+        Rejection::BadEncoding(EncodingError::TooManyEntries { .. })
     );
 }
 
@@ -383,10 +385,7 @@ fn wrong_merkle_root() {
     chain[2] = remined(block);
     let (index, reason) = first_error(&params, &chain, now);
     assert_eq!(index, 2);
-    assert!(
-        matches!(reason, Rejection::WrongMerkleRoot { .. }),
-        "{reason}"
-    );
+    assert_refused_for!(reason, Rejection::WrongMerkleRoot { .. });
 }
 
 #[test]
