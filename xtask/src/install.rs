@@ -267,6 +267,24 @@ pub fn lighthouse() -> Result<PathBuf> {
     )
 }
 
+/// binaryen's `wasm-opt` from npm (Debian's build breaks the explorer's
+/// wasm), linked into xtask's tools directory, where trunk finds it: trunk
+/// takes the `wasm-opt` on PATH whose version matches `[tools] wasm_opt` in
+/// explorer/Trunk.toml, and with `--offline` never downloads one.
+pub fn wasm_opt() -> Result<()> {
+    let program = npm_package(
+        "binaryen",
+        BINARYEN_VERSION,
+        &cmd::target_dir().join("tools").join("binaryen"),
+        "node_modules/.bin/wasm-opt",
+        "wasm-opt, which shrinks the explorer's wasm",
+    )?;
+    link_tool(&program, &cmd::tools_bin_dir().join("wasm-opt"))
+}
+
+/// Must match `wasm_opt = "version_NNN"` in explorer/Trunk.toml.
+const BINARYEN_VERSION: &str = "132.0.0";
+
 /// `package@version` from the npm registry into `prefix`, unless the
 /// `wanted` file under it is there already and the installed package is that
 /// version. npm itself comes from Debian when missing. Returns the path of

@@ -172,6 +172,7 @@ pub fn run() -> Result<()> {
     install::clippy_and_rustfmt()?;
     install::wasm_bindgen_cli()?;
     install::trunk()?;
+    install::wasm_opt()?;
     install::chromium()?;
     install::firefox()?;
     let axe = install::axe_core()?;

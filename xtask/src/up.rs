@@ -46,6 +46,7 @@ pub fn build_release() -> Result<()> {
     install::wasm_target()?;
     install::wasm_bindgen_cli()?;
     install::trunk()?;
+    install::wasm_opt()?;
 
     println!("==> building the node and the manager (release; first build takes a few minutes)");
     cmd::run(cmd::new("cargo").args(["build", "--release", "-p", "node", "-p", "manager"]))?;
