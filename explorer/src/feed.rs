@@ -110,6 +110,19 @@ pub fn describe(event: &Event, names: &Names<'_>) -> (String, bool) {
             format!("{who} cannot reach peer {}: {error}", node_name(address)),
             true,
         ),
+        EventKind::PeerConnected { address, .. } => {
+            plain(format!("{who} linked with peer {}", node_name(address)))
+        }
+        EventKind::PeerDisconnected { address, reason } => plain(format!(
+            "{who} lost its link with {}: {reason}",
+            node_name(address)
+        )),
+        EventKind::PeerBanned {
+            address, reason, ..
+        } => (
+            format!("{who} banned peer {}: {reason}", node_name(address)),
+            true,
+        ),
         EventKind::MiningStarted { mode } => plain(match mode {
             MiningMode::Continuous => format!("{who} started mining"),
             MiningMode::OneBlock => format!("{who} is mining one block"),

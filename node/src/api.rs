@@ -21,8 +21,9 @@ use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use shared::address::is_host_port;
 use shared::api::{
-    ChainBody, EntryRequest, ErrorBody, HeadersBody, InvalidChainBody, MessageBody, MinedBody,
-    NodeIdBody, PendingEntriesBody, RegisterRequest, RegisterResponse, ReplaceChainRequest,
+    ChainBody, EntryRequest, ErrorBody, HeadersBody, InvalidChainBody, LinkConditionsUpdate,
+    LinksBody, MessageBody, MinedBody, NodeIdBody, PeerAddressRequest, PeersBody,
+    PendingEntriesBody, RegisterRequest, RegisterResponse, ReplaceChainRequest,
     ReplaceChainResponse, StatusBody, TipsBody,
 };
 use shared::events::{Event, EventKind, MiningMode};
@@ -37,7 +38,11 @@ use utoipa_axum::routes;
 use crate::chain::MAX_HEADERS;
 use crate::error::{ApiError, AppJson, AppPath, AppQuery};
 use crate::node::{Accepted, Node};
-use crate::peers::PEER_HEADER;
+
+/// Header that marks an HTTP request as coming from a peer node (its
+/// address), so an isolated node can refuse peer traffic over HTTP while
+/// still serving the manager.
+pub const PEER_HEADER: &str = "x-powplay-peer";
 
 /// Largest body any endpoint but `/chain/replace` takes.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -74,6 +79,10 @@ fn routes(node: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(network_isolate))
         .routes(routes!(network_reconnect))
         .routes(routes!(entries_post))
+        .routes(routes!(p2p_get))
+        .routes(routes!(peers_connect))
+        .routes(routes!(peers_disconnect))
+        .routes(routes!(network_links_get, network_links_post))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(node),
             require_token,
@@ -87,6 +96,7 @@ fn routes(node: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(block_get))
         .routes(routes!(entries_pending))
         .routes(routes!(events))
+        .routes(routes!(peers_get))
         .routes(routes!(openapi_get))
         .merge(mutating)
 }
@@ -282,21 +292,10 @@ async fn nodes_register(
             message: format!("{bad:?} is not a host:port address"),
         });
     }
-    let mut added = Vec::new();
+    // Each registered peer gets an outbound link; where the other side
+    // registered us too, the two links collapse to one.
     for (id, address) in request.nodes.iter().zip(&request.addresses) {
-        if node.peers.add(id, address) {
-            node.events.emit(EventKind::PeerAdded {
-                id: id.clone(),
-                address: address.clone(),
-            });
-            added.push(address.clone());
-        }
-    }
-    node.save_peers();
-    for address in added {
-        let syncer = Arc::clone(&node);
-        node.tasks
-            .spawn(async move { syncer.sync_with(&address).await });
+        node.connect(id, address);
     }
     // Ids and addresses pair up by position; an id without an address
     // cannot be contacted, so it is skipped and said so.
@@ -309,7 +308,7 @@ async fn nodes_register(
         StatusCode::CREATED,
         Json(RegisterResponse {
             message,
-            total_nodes: node.peers.len(),
+            total_nodes: node.links.len(),
         }),
     ))
 }
@@ -383,17 +382,13 @@ async fn block_new(
     let from = query.from.filter(|a| is_host_port(a));
     if bytes.iter().all(u8::is_ascii_whitespace) || bytes.trim_ascii() == b"null" {
         match from {
-            Some(address) => {
-                let syncer = Arc::clone(&node);
-                node.tasks
-                    .spawn(async move { syncer.sync_with(&address).await });
-            }
-            None => node.sync_with_all().await,
+            Some(address) if node.links.is_connected(&address) => node.sync_with(&address),
+            _ => node.sync_with_all(),
         }
         return Ok((StatusCode::ACCEPTED, message("catching up with peers")));
     }
-    node.peers
-        .bytes_received
+    node.links
+        .block_bytes_received
         .fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
     let Json(block) = Json::<Block>::from_bytes(&bytes)?;
     match node.receive_block(block, from).await? {
@@ -436,7 +431,7 @@ async fn node_id(State(node): State<AppState>) -> Json<NodeIdBody> {
     Json(NodeIdBody {
         node: node.id.clone(),
         address: node.address.clone(),
-        nodes: node.peers.ids(),
+        nodes: node.links.ids(),
     })
 }
 
@@ -578,15 +573,8 @@ async fn entries_post(
     if !node.add_entry(request.data.clone())? {
         return Ok((StatusCode::OK, message("entry already pending")));
     }
-    if !node.is_isolated() {
-        for address in node.peers.addresses() {
-            let relay = Arc::clone(&node);
-            let request = request.clone();
-            node.tasks.spawn(async move {
-                let _ = relay.peers.relay_entry(&address, &request).await;
-            });
-        }
-    }
+    node.links
+        .broadcast(&shared::p2p::Message::Entry { data: request.data }, None);
     let pending = node.pending_count();
     Ok((
         StatusCode::CREATED,
@@ -600,6 +588,103 @@ async fn entries_pending(State(node): State<AppState>) -> Json<PendingEntriesBod
     Json(PendingEntriesBody {
         entries: node.pending_entries(),
     })
+}
+
+/// The peer-to-peer link: binary WebSocket frames, one
+/// `shared::p2p::Message` (postcard) each, `Hello` first both ways.
+#[utoipa::path(get, path = "/p2p",
+    responses((status = 101, description = "WebSocket: one binary postcard-encoded peer message per frame",
+        body = PeerFrame, content_type = "application/octet-stream"),
+        (status = 401, body = ErrorBody)))]
+async fn p2p_get(State(node): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    let tracked = Arc::clone(&node);
+    upgrade
+        .max_message_size(shared::p2p::MAX_FRAME_BYTES)
+        .max_frame_size(shared::p2p::MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| {
+            tracked
+                .tasks
+                .track(crate::p2p::link::accept(node, socket, String::new()))
+        })
+}
+
+/// Every peer link: state, counters, round-trip time and conditions.
+#[utoipa::path(get, path = "/peers", responses((status = 200, body = PeersBody)))]
+async fn peers_get(State(node): State<AppState>) -> Json<PeersBody> {
+    Json(PeersBody {
+        peers: node.links.infos(),
+    })
+}
+
+/// Opens (and keeps) an outbound link to a peer.
+#[utoipa::path(post, path = "/peers/connect", request_body = PeerAddressRequest,
+    responses((status = 201, body = PeersBody), (status = 200, description = "already a peer", body = PeersBody),
+        (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn peers_connect(
+    State(node): State<AppState>,
+    AppJson(request): AppJson<PeerAddressRequest>,
+) -> Result<(StatusCode, Json<PeersBody>), ApiError> {
+    if !is_host_port(&request.address) {
+        return Err(ApiError::Rejected {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: format!("{:?} is not a host:port address", request.address),
+        });
+    }
+    if request.address == node.address {
+        return Err(ApiError::BadRequest("a node cannot link to itself".into()));
+    }
+    let status = if node.connect("", &request.address) {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(PeersBody {
+            peers: node.links.infos(),
+        }),
+    ))
+}
+
+/// Closes the link to a peer and forgets it.
+#[utoipa::path(post, path = "/peers/disconnect", request_body = PeerAddressRequest,
+    responses((status = 200, body = PeersBody), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn peers_disconnect(
+    State(node): State<AppState>,
+    AppJson(request): AppJson<PeerAddressRequest>,
+) -> Result<Json<PeersBody>, ApiError> {
+    if !node.disconnect(&request.address) {
+        return Err(ApiError::NotFound(format!(
+            "no link to {}",
+            request.address
+        )));
+    }
+    Ok(Json(PeersBody {
+        peers: node.links.infos(),
+    }))
+}
+
+/// Every link with its conditions.
+#[utoipa::path(get, path = "/network/links", responses((status = 200, body = LinksBody)))]
+async fn network_links_get(State(node): State<AppState>) -> Json<LinksBody> {
+    Json(LinksBody {
+        links: node.links.infos(),
+    })
+}
+
+/// Changes the given conditions on one link (`peer`) or on every link;
+/// answers with the resulting links. A bad value changes nothing.
+#[utoipa::path(post, path = "/network/links", request_body = LinkConditionsUpdate,
+    responses((status = 200, body = LinksBody), (status = 400, body = ErrorBody),
+        (status = 404, description = "no link to that peer", body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn network_links_post(
+    State(node): State<AppState>,
+    AppJson(update): AppJson<LinkConditionsUpdate>,
+) -> Result<Json<LinksBody>, ApiError> {
+    node.set_link_conditions(&update)?;
+    Ok(Json(LinksBody {
+        links: node.links.infos(),
+    }))
 }
 
 /// WebSocket stream of this node's events, one JSON `Event` per message.
@@ -672,6 +757,23 @@ impl PartialSchema for OpenApiDocument {
 }
 
 impl ToSchema for OpenApiDocument {}
+
+/// One frame of a peer link: a postcard-encoded `shared::p2p::Message`.
+struct PeerFrame;
+
+impl PartialSchema for PeerFrame {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .content_media_type("application/octet-stream")
+            .description(Some(
+                "A binary WebSocket frame holding one postcard-encoded peer message.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for PeerFrame {}
 
 /// This API's OpenAPI document.
 #[utoipa::path(get, path = "/openapi.json",

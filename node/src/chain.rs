@@ -173,6 +173,11 @@ impl BlockTree {
         self.entries.get(hash)?.block.clone()
     }
 
+    /// Whether the tree has this block or at least its header.
+    pub fn knows(&self, hash: &BlockHash) -> bool {
+        self.entries.contains_key(hash)
+    }
+
     pub fn has_block(&self, hash: &BlockHash) -> bool {
         self.entries.get(hash).is_some_and(|e| e.block.is_some())
     }

@@ -37,6 +37,14 @@ pub struct Config {
     #[arg(long, env = "POWPLAY_TOKEN")]
     pub token: Option<String>,
 
+    /// Most inbound peer links this node accepts.
+    #[arg(long, default_value_t = 125)]
+    pub max_peers: usize,
+
+    /// How long a misbehaving peer stays banned, in seconds.
+    #[arg(long, default_value_t = 600)]
+    pub ban_secs: u64,
+
     /// Mining threads.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,

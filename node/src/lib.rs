@@ -10,10 +10,14 @@
 //!   most work. Consensus checks are `shared`'s; the tree only keeps score.
 //! - [`store`]: the redb database under `--data-dir` (blocks, id, peers).
 //! - [`miner`]: the mining thread, its stop flag and hash rate.
-//! - [`peers`]: the peer table and every request made to peers.
+//! - [`p2p`]: the peer-to-peer layer: one WebSocket link per pair of
+//!   peers on `GET /p2p` ([`p2p::link`]), headers-first relay and sync over
+//!   any topology ([`p2p::relay`]), and the link table (states, counters,
+//!   conditions, what each peer is known to have).
+//! - [`bans`]: peers cut off for misbehaving, by address and node id.
 //! - [`node`]: the shared state and the operations on it (accept a block,
-//!   header-first sync, replace the chain, entries, isolation, the peer
-//!   writer, winding down).
+//!   replace the chain, entries, connect/disconnect, link conditions and
+//!   isolation, bans, the peer writer, winding down).
 //! - [`tasks`]: the background work the node runs, tracked so shutdown
 //!   waits for it before the store closes.
 //! - [`events`]: the broadcast bus behind `GET /events`.
@@ -29,6 +33,7 @@
 //! the store.
 
 pub mod api;
+pub mod bans;
 pub mod chain;
 pub mod clock;
 pub mod conditions;
@@ -37,7 +42,7 @@ pub mod error;
 pub mod events;
 pub mod miner;
 pub mod node;
-pub mod peers;
+pub mod p2p;
 pub mod store;
 pub mod tasks;
 #[cfg(feature = "testing")]
@@ -54,13 +59,11 @@ pub use config::Config;
 
 use crate::chain::BlockTree;
 use crate::miner::Miner;
-use crate::node::Node;
+use crate::node::{Node, PeerLimits};
 use crate::store::Store;
 
 const NODE_ID_KEY: &str = "node_id";
 pub(crate) const PEERS_KEY: &str = "peers";
-/// How often a node asks its peers for blocks it may have missed.
-const RESYNC_EVERY: Duration = Duration::from_secs(10);
 /// How long shutdown waits for work in flight before it closes the store.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -110,33 +113,38 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         data_dir = %data_dir.display(), "node starting"
     );
 
-    let node = Arc::new(Node::new(id, address.clone(), params, token, store, tree));
+    let limits = PeerLimits {
+        max_inbound: config.max_peers,
+        ban_secs: config.ban_secs,
+    };
+    let node = Arc::new(Node::new(
+        id,
+        address.clone(),
+        params,
+        token,
+        store,
+        tree,
+        limits,
+    ));
     for (peer_id, peer_address) in &saved_peers {
-        node.peers.add(peer_id, peer_address);
+        node.links.want(peer_id, peer_address);
     }
-    node.spawn_peer_writer();
     for peer in &config.peers {
         if !shared::address::is_host_port(peer) {
             tracing::warn!(peer = %peer, "--peer is not host:port; ignored");
             continue;
         }
-        if node.peers.add("", peer) {
-            let asker = Arc::clone(&node);
-            let peer = peer.clone();
-            node.tasks.spawn(async move {
-                if let Ok(body) = asker.peers.node_id(&peer).await {
-                    asker.peers.add(&body.node, &peer);
-                    asker.save_peers();
-                }
-            });
+        if node.links.want("", peer) {
+            node.save_peers();
         }
     }
+    node.spawn_peer_writer();
+    node.spawn_p2p();
     Miner::spawn(
         &node,
         config.threads,
         Duration::from_millis(config.pace_ms()),
     );
-    spawn_resync(Arc::clone(&node));
     spawn_signal_handler(Arc::clone(&node));
 
     println!("listening on http://{address}");
@@ -156,21 +164,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         None => tracing::warn!("node stopped; a task still holds it, the store closes at exit"),
     }
     Ok(())
-}
-
-fn spawn_resync(node: Arc<Node>) {
-    let tasks = Arc::clone(&node);
-    tasks.tasks.spawn(async move {
-        node.sync_with_all().await;
-        let mut every = tokio::time::interval(RESYNC_EVERY);
-        every.tick().await;
-        loop {
-            tokio::select! {
-                _ = every.tick() => node.sync_with_all().await,
-                () = node.shutdown.cancelled() => break,
-            }
-        }
-    });
 }
 
 fn spawn_signal_handler(node: Arc<Node>) {

@@ -2,7 +2,7 @@
 //! tasks share, and the operations on it. Locks are std mutexes held only
 //! for short, non-async sections, never across a disk write; anything that
 //! writes to disk runs off the async workers (the miner thread, a tracked
-//! blocking job, or the peer writer).
+//! blocking job, or the peer writer). Talking to peers is [`crate::p2p`]'s.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,12 +17,13 @@ use shared::{Block, BlockHash, ChainParams, MAX_DATA_BYTES, block_template};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::bans::Bans;
 use crate::chain::{BlockTree, Inserted, Offer, Verdict};
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::events::EventBus;
 use crate::miner::Miner;
-use crate::peers::Peers;
+use crate::p2p::{Links, relay};
 use crate::store::Store;
 use crate::tasks::Tasks;
 
@@ -67,13 +68,21 @@ impl Accepted {
     }
 }
 
+/// How many peers a node takes and how long it bans one.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerLimits {
+    pub max_inbound: usize,
+    pub ban_secs: u64,
+}
+
 pub struct Node {
     pub id: String,
     pub address: String,
     pub params: ChainParams,
     pub token: Option<String>,
     pub events: EventBus,
-    pub peers: Peers,
+    pub links: Links,
+    pub bans: Bans,
     pub miner: Miner,
     pub shutdown: CancellationToken,
     /// Background work; shutdown waits for it before the store closes.
@@ -82,7 +91,10 @@ pub struct Node {
     store: Store,
     pending: Mutex<IndexSet<String>>,
     isolated: AtomicBool,
-    syncing: Mutex<HashSet<String>>,
+    /// Headers of blocks that joined the tree, for the relay task to
+    /// announce (sent under the tree lock, so announced in tree order).
+    relay_tx: tokio::sync::mpsc::UnboundedSender<shared::Header>,
+    relay_rx: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<shared::Header>>>,
     /// The peer table changed since it was last written.
     peers_dirty: AtomicBool,
     peers_changed: Notify,
@@ -96,11 +108,14 @@ impl Node {
         token: Option<String>,
         store: Store,
         tree: BlockTree,
+        limits: PeerLimits,
     ) -> Self {
         let shutdown = CancellationToken::new();
+        let (relay_tx, relay_rx) = tokio::sync::mpsc::unbounded_channel();
         Self {
             events: EventBus::new(id.clone()),
-            peers: Peers::new(address.clone(), token.clone()),
+            links: Links::new(&id, &address, limits.max_inbound),
+            bans: Bans::new(limits.ban_secs.saturating_mul(1000)),
             id,
             address,
             params,
@@ -112,7 +127,8 @@ impl Node {
             store,
             pending: Mutex::new(IndexSet::new()),
             isolated: AtomicBool::new(false),
-            syncing: Mutex::new(HashSet::new()),
+            relay_tx,
+            relay_rx: Mutex::new(Some(relay_rx)),
             peers_dirty: AtomicBool::new(false),
             peers_changed: Notify::new(),
         }
@@ -179,13 +195,14 @@ impl Node {
                         return Err(error.into());
                     }
                     let entries: Vec<String> = data_entries(&block);
+                    let header = block.header;
                     let mut tree = self.tree();
                     match tree.insert_block(block, validated) {
                         Some(inserted) => {
                             queue.extend(tree.take_orphans(&inserted.hash));
                             // Still under the lock, so subscribers hear of
                             // blocks in the order they joined the tree.
-                            self.after_insert(&inserted, &source, entries);
+                            self.after_insert(&inserted, header, &source, entries);
                             Accepted::Stored(inserted)
                         }
                         None => Accepted::Duplicate,
@@ -218,7 +235,15 @@ impl Node {
     }
 
     /// Events, the miner and the entry pool after a block joined the tree.
-    fn after_insert(&self, inserted: &Inserted, source: &Source, entries: Vec<String>) {
+    fn after_insert(
+        &self,
+        inserted: &Inserted,
+        header: shared::Header,
+        source: &Source,
+        entries: Vec<String>,
+    ) {
+        // Under the tree lock: the relay task announces in tree order.
+        let _ = self.relay_tx.send(header);
         match source {
             Source::Mined {
                 attempts,
@@ -256,154 +281,153 @@ impl Node {
             attempts,
             elapsed_ms,
         };
-        match self.accept_block(block.clone(), source) {
-            Ok(Accepted::Stored(_)) => {
-                let node = Arc::clone(self);
-                self.tasks.spawn(async move { node.announce(&block).await });
-            }
+        // Stored blocks are announced by the relay task, like any other.
+        match self.accept_block(block, source) {
+            Ok(Accepted::Stored(_)) => {}
             Ok(other) => tracing::warn!(?other, "mined block not stored"),
             Err(error) => tracing::error!(%error, "mined block not stored"),
         }
     }
 
-    /// Accepts a block from the network off the async workers, then asks
-    /// the sender (or every peer) for what is missing if it is an orphan.
+    /// Accepts a block pushed over HTTP off the async workers; if it is an
+    /// orphan, asks the linked peers for the headers that lead to it.
     pub async fn receive_block(
         self: &Arc<Self>,
         block: Block,
         from: Option<String>,
     ) -> Result<Accepted, ApiError> {
         let node = Arc::clone(self);
-        let source = Source::Peer(from.clone());
+        let source = Source::Peer(from);
         let outcome = self
             .tasks
             .spawn_blocking(move || node.accept_block(block, source))
             .await
             .map_err(|_| ApiError::ShuttingDown)??;
         if let Accepted::Orphan { .. } = outcome {
-            let targets = match from {
-                Some(address) => vec![address],
-                None => self.peers.addresses(),
-            };
-            for address in targets {
-                let node = Arc::clone(self);
-                self.tasks
-                    .spawn(async move { node.sync_with(&address).await });
-            }
+            self.sync_with_all();
         }
         Ok(outcome)
     }
 
-    /// Pushes a block to every peer, each on its own task.
-    pub async fn announce(self: &Arc<Self>, block: &Block) {
-        if self.is_isolated() {
-            return;
-        }
-        let block = Arc::new(block.clone());
-        for address in self.peers.addresses() {
-            let node = Arc::clone(self);
-            let block = Arc::clone(&block);
-            self.tasks.spawn(async move {
-                if let Err((error, newly)) = node.peers.push_block(&address, &block).await {
-                    node.peer_failed(&address, &error.to_string(), newly);
-                }
-            });
-        }
+    /// Asks every linked peer (or only `peer`) for the headers after our
+    /// locator: at start, on `GET /block/new`, and now and then.
+    pub fn sync_with_all(self: &Arc<Self>) {
+        relay::resync_all(self);
     }
 
-    fn peer_failed(&self, address: &str, error: &str, newly_unreachable: bool) {
-        tracing::debug!(peer = address, error, "peer request failed");
-        if newly_unreachable {
-            tracing::warn!(peer = address, error, "peer unreachable");
-            self.events.emit(EventKind::PeerUnreachable {
-                address: address.to_owned(),
-                error: error.to_owned(),
-            });
-        }
+    pub fn sync_with(self: &Arc<Self>, peer: &str) {
+        relay::resync_with(self, peer);
     }
 
-    /// Header-first catch-up from one peer: ask for the headers after our
-    /// locator, check and record them, then fetch the missing blocks by
-    /// hash; repeat while the peer has more. One sync per peer at a time.
-    pub async fn sync_with(self: &Arc<Self>, address: &str) {
-        if self.is_isolated() {
-            return;
-        }
-        {
-            let mut syncing = self.syncing.lock().unwrap_or_else(|p| p.into_inner());
-            if !syncing.insert(address.to_owned()) {
-                return;
-            }
-        }
-        // Bounded: 200 rounds of 2000 headers is far more than tests grow.
-        for _ in 0..200 {
-            if self.shutdown.is_cancelled() || self.is_isolated() {
-                break;
-            }
-            let locator = self.tree().locator();
-            let headers = match self.peers.headers(address, &locator).await {
-                Ok(body) => body.headers,
-                Err((error, newly)) => {
-                    self.peer_failed(address, &error.to_string(), newly);
-                    break;
-                }
-            };
-            let full_round = headers.len() >= crate::chain::MAX_HEADERS;
-            if headers.is_empty() {
-                break;
-            }
-            let missing = match self.tree().insert_headers(&headers, now_ms()) {
-                Ok(missing) => missing,
-                Err((hash, reason)) => {
-                    tracing::warn!(peer = address, %hash, %reason, "peer sent an invalid header");
-                    self.events.emit(EventKind::BlockRejected {
-                        hash,
-                        height: headers
-                            .iter()
-                            .find(|h| h.block_hash() == hash)
-                            .map_or(0, |h| h.index),
-                        summary: reason.summary().to_owned(),
-                        reason,
-                        from: Some(address.to_owned()),
-                    });
-                    break;
-                }
-            };
-            for hash in missing {
-                let block = match self.peers.block(address, hash).await {
-                    Ok(block) => block,
-                    Err((error, newly)) => {
-                        self.peer_failed(address, &error.to_string(), newly);
-                        break;
-                    }
-                };
-                let node = Arc::clone(self);
-                let from = Some(address.to_owned());
-                let accepted = self
-                    .tasks
-                    .spawn_blocking(move || node.accept_block(block, Source::Peer(from)))
-                    .await;
-                if !matches!(accepted, Ok(Ok(outcome)) if outcome.joins()) {
-                    break;
-                }
-            }
-            if !full_round {
-                break;
-            }
-        }
-        self.syncing
+    /// Starts the tasks of the peer-to-peer layer: the relay of new blocks,
+    /// request retries, the resync tick, and a link to every wanted peer.
+    pub fn spawn_p2p(self: &Arc<Self>) {
+        let receiver = self
+            .relay_rx
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(address);
+            .take();
+        if let Some(mut receiver) = receiver {
+            let node = Arc::clone(self);
+            self.tasks.spawn(async move {
+                while let Some(header) = receiver.recv().await {
+                    relay::announce(&node, header);
+                }
+            });
+        }
+        let node = Arc::clone(self);
+        self.tasks.spawn(async move {
+            let mut retry = tokio::time::interval(relay::RETRY_EVERY);
+            let mut resync = tokio::time::interval(relay::RESYNC_EVERY);
+            loop {
+                tokio::select! {
+                    _ = retry.tick() => {
+                        relay::retry_requests(&node);
+                        node.links.expire_bans(now_ms());
+                    }
+                    _ = resync.tick() => node.sync_with_all(),
+                }
+            }
+        });
+        for address in self.links.wanted() {
+            self.dial(address);
+        }
     }
 
-    /// Syncs with every peer (at start, on reconnect, and now and then).
-    pub async fn sync_with_all(self: &Arc<Self>) {
-        for address in self.peers.addresses() {
-            let node = Arc::clone(self);
-            self.tasks
-                .spawn(async move { node.sync_with(&address).await });
+    /// Keeps a link to `address` (one task per wanted peer).
+    pub fn dial(self: &Arc<Self>, address: String) {
+        let node = Arc::clone(self);
+        self.tasks.spawn(crate::p2p::link::maintain(node, address));
+    }
+
+    /// Adds a peer to dial; true if it is new. Our own address is skipped.
+    pub fn connect(self: &Arc<Self>, id: &str, address: &str) -> bool {
+        let new = self.links.want(id, address);
+        if new {
+            self.events.emit(EventKind::PeerAdded {
+                id: id.to_owned(),
+                address: address.to_owned(),
+            });
+            self.save_peers();
+            self.dial(address.to_owned());
         }
+        new
+    }
+
+    /// Drops the link to `address` and forgets it; false if unknown.
+    pub fn disconnect(&self, address: &str) -> bool {
+        let known = self.links.forget(address);
+        if known {
+            self.save_peers();
+        }
+        known
+    }
+
+    /// Bans a misbehaving peer, says so, and returns the reason to log.
+    pub fn ban(&self, address: &str, id: &str, reason: &str) -> String {
+        let ban = self.bans.ban(address, id, reason, now_ms());
+        self.links.mark_banned(address, id, ban.until, reason);
+        tracing::warn!(peer = address, reason, until = ban.until, "peer banned");
+        self.events.emit(EventKind::PeerBanned {
+            address: address.to_owned(),
+            reason: reason.to_owned(),
+            until: ban.until,
+        });
+        format!("banned: {reason}")
+    }
+
+    /// Changes link conditions on one link or all; a link that comes back
+    /// up resyncs both ways.
+    pub fn set_link_conditions(
+        self: &Arc<Self>,
+        update: &shared::api::LinkConditionsUpdate,
+    ) -> Result<(), ApiError> {
+        let targets = match &update.peer {
+            Some(peer) if !self.links.contains(peer) => {
+                return Err(ApiError::NotFound(format!("no link to {peer}")));
+            }
+            Some(peer) => vec![peer.clone()],
+            None => self.links.addresses(),
+        };
+        // Checked for every target before any changes, so a bad value
+        // changes nothing.
+        let mut changes = Vec::new();
+        for peer in targets {
+            let current = self.links.conditions(&peer).unwrap_or_default();
+            let next = update
+                .applied_to(current)
+                .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+            changes.push((peer, next));
+        }
+        for (peer, next) in changes {
+            if let Some(before) = self.links.set_conditions(&peer, next)
+                && before.down
+                && !next.down
+            {
+                self.sync_with(&peer);
+            }
+        }
+        Ok(())
     }
 
     /// Adopts a whole posted chain if it is valid and has more work.
@@ -434,6 +458,7 @@ impl Node {
                 continue;
             };
             let entries = data_entries(&block);
+            let header = block.header;
             let Some(inserted) = tree.insert_block(block, validated) else {
                 continue;
             };
@@ -446,20 +471,21 @@ impl Node {
                         reorg: None,
                         ..inserted.clone()
                     },
+                    header,
                     &Source::Peer(None),
                     entries,
                 );
             }
-            last = Some(inserted);
+            last = Some((inserted, header));
         }
-        let Some(mut tip) = last else {
+        let Some((mut tip, tip_header)) = last else {
             return Ok(None);
         };
         // One summary event for the tip when the chain was long, and the
         // reorganisation (if any) once for the whole replace.
         tip.reorg = reorg;
         if quiet {
-            self.after_insert(&tip, &Source::Peer(None), Vec::new());
+            self.after_insert(&tip, tip_header, &Source::Peer(None), Vec::new());
         } else if let Some(reorg) = &tip.reorg {
             self.events.emit(reorg.event());
         }
@@ -517,27 +543,20 @@ impl Node {
                 message: format!("node is {state}"),
             };
         }
+        self.links.set_isolated(isolated);
+        let _ = self.set_link_conditions(&shared::api::LinkConditionsUpdate {
+            down: Some(isolated),
+            ..Default::default()
+        });
         if isolated {
             self.events.emit(EventKind::Isolated);
             MessageBody {
-                message: "node isolated: it ignores its peers until /network/reconnect".into(),
+                message: "node isolated: every link is down until /network/reconnect".into(),
             }
         } else {
             self.events.emit(EventKind::Reconnected);
-            let node = Arc::clone(self);
-            self.tasks.spawn(async move {
-                // Tell peers about our branch and catch up with theirs.
-                let tip = {
-                    let tree = node.tree();
-                    tree.block(&tree.best_hash())
-                };
-                if let Some(tip) = tip {
-                    node.announce(&tip).await;
-                }
-                node.sync_with_all().await;
-            });
             MessageBody {
-                message: "node reconnected to its peers".into(),
+                message: "node reconnected: every link is up and resyncing".into(),
             }
         }
     }
@@ -555,8 +574,8 @@ impl Node {
             hash_rate: self.miner.hash_rate(),
             pending_entries: self.pending().len(),
             isolated: self.is_isolated(),
-            block_bytes_received: self.peers.bytes_received.load(Ordering::Relaxed),
-            peers: self.peers.infos(),
+            block_bytes_received: self.links.block_bytes_received.load(Ordering::Relaxed),
+            peers: self.links.peer_infos(),
         }
     }
 
@@ -591,7 +610,7 @@ impl Node {
         if !self.peers_dirty.swap(false, Ordering::AcqRel) {
             return;
         }
-        let peers = self.peers.snapshot();
+        let peers = self.links.snapshot();
         match serde_json::to_string(&peers) {
             Ok(json) => {
                 if let Err(error) = self.store.set_meta(crate::PEERS_KEY, &json) {

@@ -178,6 +178,83 @@ pub struct PeerInfo {
     pub last_seen: Option<u64>,
 }
 
+/// Which side dialled a peer link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum LinkDirection {
+    /// The peer dialled this node.
+    Inbound,
+    /// This node dialled the peer.
+    Outbound,
+}
+
+/// Where a peer link stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    /// Dialling, or the handshake is under way.
+    Connecting,
+    /// Handshake done; messages flow.
+    Connected,
+    /// No live connection (it failed, closed or was refused; see
+    /// `last_error`). Outbound links are redialled.
+    Down,
+    /// Cut off for misbehaving, until `banned_until`.
+    Banned,
+}
+
+/// One peer link, as `GET /peers` and `/network/links` show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LinkInfo {
+    /// The peer's listen `host:port`.
+    pub address: String,
+    /// The peer's node id (empty until its handshake).
+    pub id: String,
+    pub direction: LinkDirection,
+    pub state: LinkState,
+    /// Round-trip time of the last ping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<f64>,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub blocks_sent: u64,
+    pub blocks_received: u64,
+    pub conditions: LinkConditions,
+    /// Why the link last failed or was refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// While banned: until when, in ms since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub banned_until: Option<u64>,
+}
+
+/// `GET /peers`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PeersBody {
+    pub peers: Vec<LinkInfo>,
+}
+
+/// `POST /peers/connect` and `POST /peers/disconnect`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PeerAddressRequest {
+    /// The peer's `host:port`.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::address::HostPortText))]
+    pub address: String,
+}
+
+/// `GET /network/links` and the answer to `POST /network/links`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LinksBody {
+    pub links: Vec<LinkInfo>,
+}
+
 /// `GET /status`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

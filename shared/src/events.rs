@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::{NodeState, NodeSummary, TipInfo};
+use crate::api::{LinkDirection, NodeState, NodeSummary, TipInfo};
 use crate::hash::BlockHash;
 use crate::validation::Rejection;
 
@@ -89,6 +89,23 @@ pub enum EventKind {
     PeerUnreachable {
         address: String,
         error: String,
+    },
+    /// A peer link finished its handshake.
+    PeerConnected {
+        address: String,
+        id: String,
+        direction: LinkDirection,
+    },
+    /// A peer link closed or was refused, and why.
+    PeerDisconnected {
+        address: String,
+        reason: String,
+    },
+    /// A peer misbehaved: it is cut off until `until` (ms since the epoch).
+    PeerBanned {
+        address: String,
+        reason: String,
+        until: u64,
     },
     MiningStarted {
         mode: MiningMode,

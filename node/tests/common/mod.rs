@@ -36,3 +36,55 @@ pub async fn converge(what: &str, nodes: &[TestNode], height: u64) {
     })
     .await;
 }
+
+/// A line of `n` nodes where each dials only the next, by `--peer`
+/// (started from the far end, so each one's peer is already listening).
+pub fn line(n: usize, extra: &[&str]) -> Vec<TestNode> {
+    let mut nodes: Vec<TestNode> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut args: Vec<&str> = extra.to_vec();
+        let next = nodes.last().map(|n| n.address.clone());
+        if let Some(next) = &next {
+            args.extend(["--peer", next.as_str()]);
+        }
+        nodes.push(TestNode::start_with(&args));
+    }
+    nodes.reverse();
+    nodes
+}
+
+pub async fn peers(node: &TestNode) -> Vec<shared::api::LinkInfo> {
+    node.get::<shared::api::PeersBody>("/peers").await.peers
+}
+
+/// Waits until every node of a line is linked with its neighbours.
+pub async fn linked(nodes: &[TestNode]) {
+    for (i, node) in nodes.iter().enumerate() {
+        let expected = usize::from(i > 0) + usize::from(i + 1 < nodes.len());
+        wait_until(
+            "the line to link up",
+            100,
+            Duration::from_millis(100),
+            || async {
+                let links = peers(node).await;
+                let connected = links
+                    .iter()
+                    .filter(|l| l.state == shared::api::LinkState::Connected)
+                    .count();
+                (connected == expected).then_some(())
+            },
+        )
+        .await;
+    }
+}
+
+/// Sets conditions through `POST /network/links`; panics unless 200.
+pub async fn set_link(node: &TestNode, update: serde_json::Value) -> Vec<shared::api::LinkInfo> {
+    let response = node.post_json("/network/links", &update).await;
+    assert_eq!(response.status(), 200, "POST /network/links {update}");
+    response
+        .json::<shared::api::LinksBody>()
+        .await
+        .expect("links body")
+        .links
+}

@@ -1,0 +1,461 @@
+//! Relay and sync over links, headers first, the way Bitcoin does it.
+//!
+//! A node announces every new valid block by its header to each peer not
+//! known to have it. A peer that hears of a header it lacks checks and
+//! records it in the tree, then asks the announcer for the body; a header
+//! that does not connect makes it ask for headers after its locator
+//! instead. So a body crosses a link only when asked for, once, and any
+//! connected topology converges. Requests are tracked: one peer is asked
+//! for a block at a time, and a request with no answer in a few seconds
+//! goes to another peer that has the block (a lost message is recovered).
+//! A periodic `GetHeaders` to every peer recovers a lost announcement.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use shared::events::EventKind;
+use shared::p2p::{MAX_BLOCK_REQUEST, MAX_HEADERS, Message, WireHash};
+use shared::{BlockHash, Header};
+
+use super::PeerTip;
+use crate::clock::now_ms;
+use crate::node::{Accepted, Node, Source};
+
+/// A block asked for and not received within this is asked for again.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often requests are checked for timeouts.
+pub const RETRY_EVERY: Duration = Duration::from_millis(500);
+/// How often every peer is asked for headers after our locator.
+pub const RESYNC_EVERY: Duration = Duration::from_secs(5);
+/// Blocks nobody asked for that a peer may send before it is banned
+/// (a new block is always announced by header first).
+const MAX_UNSOLICITED: u32 = 16;
+
+/// Why a link must end after a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    /// The peer misbehaved.
+    Ban(String),
+    /// The peer said goodbye.
+    Close(String),
+}
+
+/// Per-link state the relay keeps between messages.
+#[derive(Debug, Default)]
+pub struct LinkContext {
+    unsolicited: u32,
+    /// Headers it announced that we could not fetch yet (the per-peer
+    /// request bound was reached): ask again once its answers arrive.
+    more_to_fetch: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Request {
+    peer: String,
+    at: Instant,
+}
+
+/// Blocks asked for and not yet received: at most one peer per block and
+/// at most [`MAX_BLOCK_REQUEST`] blocks per peer, so memory per peer is
+/// bounded.
+#[derive(Debug, Default)]
+pub struct Requests {
+    in_flight: Mutex<HashMap<BlockHash, Request>>,
+}
+
+impl Requests {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<BlockHash, Request>> {
+        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Of `hashes`, the ones to ask `peer` for now; records them.
+    fn claim(&self, peer: &str, hashes: &[BlockHash], now: Instant) -> (Vec<BlockHash>, bool) {
+        let mut map = self.map();
+        let mut load = map.values().filter(|r| r.peer == peer).count();
+        let mut claimed = Vec::new();
+        let mut truncated = false;
+        for hash in hashes {
+            if map.contains_key(hash) {
+                continue;
+            }
+            if load >= MAX_BLOCK_REQUEST {
+                truncated = true;
+                break;
+            }
+            map.insert(
+                *hash,
+                Request {
+                    peer: peer.to_owned(),
+                    at: now,
+                },
+            );
+            claimed.push(*hash);
+            load += 1;
+        }
+        (claimed, truncated)
+    }
+
+    /// A block arrived from `peer`: whether it was asked for, and whether
+    /// that peer has nothing else outstanding.
+    fn arrived(&self, peer: &str, hash: &BlockHash) -> (bool, bool) {
+        let mut map = self.map();
+        let asked = map.get(hash).is_some_and(|r| r.peer == peer);
+        map.remove(hash);
+        let idle = !map.values().any(|r| r.peer == peer);
+        (asked, idle)
+    }
+
+    fn forget(&self, peer: &str, hash: &BlockHash) {
+        let mut map = self.map();
+        if map.get(hash).is_some_and(|r| r.peer == peer) {
+            map.remove(hash);
+        }
+    }
+
+    /// Takes the requests older than the timeout, with the peer asked.
+    fn expired(&self, now: Instant) -> Vec<(BlockHash, String)> {
+        let mut map = self.map();
+        let old: Vec<(BlockHash, String)> = map
+            .iter()
+            .filter(|(_, r)| now.saturating_duration_since(r.at) >= REQUEST_TIMEOUT)
+            .map(|(h, r)| (*h, r.peer.clone()))
+            .collect();
+        for (hash, _) in &old {
+            map.remove(hash);
+        }
+        old
+    }
+
+    pub fn len(&self) -> usize {
+        self.map().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map().is_empty()
+    }
+}
+
+fn get_headers(node: &Node) -> Message {
+    let locator = node.tree().locator();
+    Message::GetHeaders {
+        locator: locator
+            .into_iter()
+            .take(shared::p2p::MAX_LOCATOR)
+            .map(WireHash)
+            .collect(),
+    }
+}
+
+/// Pending entries handed to a peer when a link joins.
+const ENTRIES_ON_LINK_UP: usize = 1000;
+
+/// A link just joined: the side behind asks for headers, and the peer gets
+/// our pending entries (one relayed just before the link existed would
+/// otherwise never reach it).
+pub fn link_up(node: &Arc<Node>, peer: &str, tip: PeerTip) {
+    let ours = node.tree().best_work();
+    if tip.work > ours {
+        node.links.send(peer, &get_headers(node));
+    }
+    for data in node.pending_entries().into_iter().take(ENTRIES_ON_LINK_UP) {
+        node.links.send(peer, &Message::Entry { data });
+    }
+}
+
+/// Both ways after a link comes back up: ask for headers, and announce our
+/// tip so the other side asks too if it is behind.
+pub fn resync_with(node: &Arc<Node>, peer: &str) {
+    node.links.send(peer, &get_headers(node));
+    let tip = {
+        let tree = node.tree();
+        tree.block(&tree.best_hash()).map(|b| b.header)
+    };
+    if let Some(header) = tip {
+        node.links.send(
+            peer,
+            &Message::Headers {
+                headers: vec![header.into()],
+            },
+        );
+    }
+}
+
+/// Asks every connected peer for headers after our locator.
+pub fn resync_all(node: &Arc<Node>) {
+    let message = get_headers(node);
+    for peer in node.links.connected() {
+        node.links.send(&peer, &message);
+    }
+}
+
+/// Announces a block that just joined the tree to each peer not known to
+/// have it.
+pub fn announce(node: &Node, header: Header) {
+    let hash = header.block_hash();
+    node.links.announce(
+        hash,
+        &Message::Headers {
+            headers: vec![header.into()],
+        },
+    );
+}
+
+/// Asks `peer` for the blocks of `missing` no one is being asked for.
+fn request_blocks(node: &Node, peer: &str, missing: &[BlockHash], context: &mut LinkContext) {
+    let (claimed, truncated) = node.links.requests.claim(peer, missing, Instant::now());
+    context.more_to_fetch |= truncated;
+    if !claimed.is_empty() {
+        node.links.send(
+            peer,
+            &Message::GetBlocks {
+                hashes: claimed.into_iter().map(WireHash).collect(),
+            },
+        );
+    }
+}
+
+/// What this node does with one message from `peer`.
+pub async fn handle(
+    node: &Arc<Node>,
+    peer: &str,
+    message: Message,
+    context: &mut LinkContext,
+) -> Result<(), Stop> {
+    match message {
+        Message::Hello(_) => Err(Stop::Ban("a second hello".into())),
+        Message::Reject { reason } => Err(Stop::Close(format!("the peer closed: {reason}"))),
+        Message::Headers { headers } => on_headers(
+            node,
+            peer,
+            headers.into_iter().map(|h| h.0).collect(),
+            context,
+        ),
+        Message::GetHeaders { locator } => {
+            let locator: Vec<BlockHash> = locator.into_iter().map(|h| h.0).collect();
+            let headers = node.tree().headers_after(&locator, MAX_HEADERS);
+            node.links.send(
+                peer,
+                &Message::Headers {
+                    headers: headers.into_iter().map(Into::into).collect(),
+                },
+            );
+            Ok(())
+        }
+        Message::GetBlocks { hashes } => {
+            let mut not_found = Vec::new();
+            for WireHash(hash) in hashes {
+                let block = node.tree().block(&hash);
+                match block {
+                    Some(block) => {
+                        node.links.mark_known(peer, [hash]);
+                        node.links.send(
+                            peer,
+                            &Message::Block {
+                                block: shared::Block::clone(&block).into(),
+                            },
+                        );
+                    }
+                    None => not_found.push(WireHash(hash)),
+                }
+            }
+            if !not_found.is_empty() {
+                node.links
+                    .send(peer, &Message::NotFound { hashes: not_found });
+            }
+            Ok(())
+        }
+        Message::Block { block } => on_block(node, peer, block.0, context).await,
+        Message::NotFound { hashes } => {
+            for WireHash(hash) in hashes {
+                node.links.requests.forget(peer, &hash);
+            }
+            Ok(())
+        }
+        Message::Entry { data } => {
+            if let Ok(true) = node.add_entry(data.clone()) {
+                node.links.broadcast(&Message::Entry { data }, Some(peer));
+            }
+            Ok(())
+        }
+        // The link answers pings itself; a stray pong means nothing.
+        Message::Ping { .. } | Message::Pong { .. } => Ok(()),
+    }
+}
+
+fn on_headers(
+    node: &Arc<Node>,
+    peer: &str,
+    headers: Vec<Header>,
+    context: &mut LinkContext,
+) -> Result<(), Stop> {
+    let Some(first) = headers.first() else {
+        return Ok(());
+    };
+    let full = headers.len() >= MAX_HEADERS;
+    node.links
+        .mark_known(peer, headers.iter().map(Header::block_hash));
+    // Checked under the same hold of the lock as the insert, so a parent
+    // that arrives meanwhile cannot make us ask twice.
+    let outcome = {
+        let mut tree = node.tree();
+        if tree.knows(&first.previous_hash) {
+            Some(tree.insert_headers(&headers, now_ms()))
+        } else {
+            None
+        }
+    };
+    match outcome {
+        None => {
+            // It does not connect to anything we have: a gap to fill.
+            node.links.send(peer, &get_headers(node));
+            Ok(())
+        }
+        Some(Err((hash, reason))) => {
+            let height = headers
+                .iter()
+                .find(|h| h.block_hash() == hash)
+                .map_or(0, |h| h.index);
+            node.events.emit(EventKind::BlockRejected {
+                hash,
+                height,
+                summary: reason.summary().to_owned(),
+                reason: reason.clone(),
+                from: Some(peer.to_owned()),
+            });
+            if reason.is_permanent() {
+                Err(Stop::Ban(format!("an invalid header {hash}: {reason}")))
+            } else {
+                Ok(())
+            }
+        }
+        Some(Ok(missing)) => {
+            request_blocks(node, peer, &missing, context);
+            if full {
+                node.links.send(peer, &get_headers(node));
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn on_block(
+    node: &Arc<Node>,
+    peer: &str,
+    block: shared::Block,
+    context: &mut LinkContext,
+) -> Result<(), Stop> {
+    let hash = block.hash;
+    node.links.mark_known(peer, [hash]);
+    let (asked, idle) = node.links.requests.arrived(peer, &hash);
+    if asked {
+        // Late answers to retried requests are honest: they wear off.
+        context.unsolicited = context.unsolicited.saturating_sub(1);
+    } else {
+        context.unsolicited += 1;
+        if context.unsolicited > MAX_UNSOLICITED {
+            return Err(Stop::Ban(format!(
+                "more than {MAX_UNSOLICITED} blocks nobody asked for"
+            )));
+        }
+    }
+    let worker = Arc::clone(node);
+    let source = Source::Peer(Some(peer.to_owned()));
+    let outcome = node
+        .tasks
+        .spawn_blocking(move || worker.accept_block(block, source))
+        .await;
+    match outcome {
+        Ok(Ok(Accepted::Invalid(reason))) if reason.is_permanent() => {
+            return Err(Stop::Ban(format!("an invalid block {hash}: {reason}")));
+        }
+        Ok(Ok(Accepted::Orphan { .. })) => {
+            node.links.send(peer, &get_headers(node));
+        }
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => tracing::error!(%error, "block from a peer not stored"),
+        Err(_) => return Err(Stop::Close("shutting down".into())),
+    }
+    if idle && std::mem::take(&mut context.more_to_fetch) {
+        node.links.send(peer, &get_headers(node));
+    }
+    Ok(())
+}
+
+/// Asks again for blocks whose request timed out, from another peer that
+/// has them if there is one.
+pub fn retry_requests(node: &Node) {
+    for (hash, asked) in node.links.requests.expired(Instant::now()) {
+        if node.tree().has_block(&hash) {
+            continue;
+        }
+        let holders = node.links.peers_with(&hash);
+        let Some(peer) = holders
+            .iter()
+            .find(|p| **p != asked)
+            .or_else(|| holders.first())
+        else {
+            continue;
+        };
+        let (claimed, _) = node.links.requests.claim(peer, &[hash], Instant::now());
+        if !claimed.is_empty() {
+            tracing::debug!(%hash, from = %peer, "block request retried");
+            node.links.send(
+                peer,
+                &Message::GetBlocks {
+                    hashes: vec![WireHash(hash)],
+                },
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash(n: u8) -> BlockHash {
+        BlockHash::from_bytes([n; 32])
+    }
+
+    #[test]
+    fn a_block_is_asked_of_one_peer_at_a_time() {
+        let requests = Requests::default();
+        let now = Instant::now();
+        let (first, _) = requests.claim("a", &[hash(1), hash(2)], now);
+        assert_eq!(first, vec![hash(1), hash(2)]);
+        let (second, _) = requests.claim("b", &[hash(2), hash(3)], now);
+        assert_eq!(second, vec![hash(3)]);
+    }
+
+    #[test]
+    fn requests_per_peer_are_bounded() {
+        let requests = Requests::default();
+        let many: Vec<BlockHash> = (0..=MAX_BLOCK_REQUEST)
+            .map(|i| {
+                let mut bytes = [0; 32];
+                bytes[..8].copy_from_slice(&(i as u64).to_le_bytes());
+                BlockHash::from_bytes(bytes)
+            })
+            .collect();
+        let (claimed, truncated) = requests.claim("a", &many, Instant::now());
+        assert_eq!(claimed.len(), MAX_BLOCK_REQUEST);
+        assert!(truncated);
+    }
+
+    #[test]
+    fn an_answer_from_another_peer_is_unsolicited_and_a_timeout_frees_the_block() {
+        let requests = Requests::default();
+        let start = Instant::now();
+        requests.claim("a", &[hash(1), hash(2)], start);
+        assert_eq!(requests.arrived("b", &hash(1)), (false, true));
+        assert!(
+            requests
+                .expired(start + Duration::from_millis(10))
+                .is_empty()
+        );
+        let expired = requests.expired(start + REQUEST_TIMEOUT);
+        assert_eq!(expired, vec![(hash(2), "a".to_owned())]);
+        assert!(requests.is_empty());
+    }
+}
