@@ -12,6 +12,7 @@
 //! - [`layout`]: where each block is drawn (height -> column, branch -> lane).
 //! - [`feed`]: events in plain words.
 //! - [`check`]: validating a chain in the browser, and the tamper experiment.
+//! - [`clock`]: the browser's clocks, the one place that reads them.
 //! - [`charts`]: block interval and difficulty by height.
 //! - [`format`]: how hashes, rates and counts are written.
 //! - [`ui`]: the components, one panel per module.
@@ -19,6 +20,7 @@
 pub mod api;
 pub mod charts;
 pub mod check;
+pub mod clock;
 pub mod feed;
 pub mod format;
 pub mod layout;

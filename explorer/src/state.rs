@@ -181,17 +181,14 @@ impl Network {
         });
 
         let node_id = event.node.clone().unwrap_or_default();
+        // The row: the same fold the manager applies to its own table.
+        match &event.kind {
+            EventKind::NodeStopped { address, .. } => self.node_stopped(address, &event.kind),
+            kind => self.update_node(&node_id, |n| n.apply(kind)),
+        }
+
+        // The drawing, and what is left to fetch.
         let mut followup = Followup::default();
-        let new_tip = |height: u64, hash: BlockHash, followup: &mut Followup| {
-            self.update_node(&node_id, |n| {
-                n.height = Some(height);
-                n.best_hash = Some(hash);
-            });
-            if !node_id.is_empty() {
-                self.tree.update(|tree| tree.set_tip(&node_id, hash));
-            }
-            self.want(&node_id, hash, followup);
-        };
         match event.kind {
             EventKind::Snapshot { nodes, tips } => {
                 followup = self.set_nodes(nodes);
@@ -209,55 +206,42 @@ impl Network {
                     }
                 });
             }
-            EventKind::BlockMined { height, hash, .. } => new_tip(height, hash, &mut followup),
-            EventKind::BlockAccepted {
-                height,
-                hash,
-                active,
-                ..
-            } => {
-                if active {
-                    new_tip(height, hash, &mut followup);
-                } else {
-                    self.want(&node_id, hash, &mut followup);
-                }
+            EventKind::BlockMined { hash, .. }
+            | EventKind::BlockAccepted {
+                hash, active: true, ..
             }
-            EventKind::ChainReorganized {
-                new_tip: tip,
-                new_height,
-                ..
-            } => new_tip(new_height, tip, &mut followup),
-            EventKind::MiningStarted { .. } => self.update_node(&node_id, |n| n.mining = true),
-            EventKind::MiningStopped => self.update_node(&node_id, |n| n.mining = false),
-            EventKind::Isolated => self.update_node(&node_id, |n| n.isolated = true),
-            EventKind::Reconnected => self.update_node(&node_id, |n| n.isolated = false),
-            EventKind::NodeStopped { ref address, .. } => {
-                let address = address.clone();
-                self.nodes.update(|nodes| {
-                    for n in nodes.iter_mut().filter(|n| n.address == address) {
-                        n.state = NodeState::Stopped;
-                        n.mining = false;
-                        n.hash_rate = 0.0;
-                    }
-                });
-                let id = self.nodes.with_untracked(|nodes| {
-                    nodes
-                        .iter()
-                        .find(|n| n.address == address)
-                        .map(|n| n.id.clone())
-                });
-                if let Some(id) = id {
-                    self.tree.update(|tree| tree.remove_tip(&id));
+            | EventKind::ChainReorganized { new_tip: hash, .. } => {
+                if !node_id.is_empty() {
+                    self.tree.update(|tree| tree.set_tip(&node_id, hash));
                 }
-                followup.refresh_nodes = true;
+                self.want(&node_id, hash, &mut followup);
             }
-            EventKind::NodeStarted { .. }
+            EventKind::BlockAccepted { hash, .. } => self.want(&node_id, hash, &mut followup),
+            EventKind::NodeStopped { .. }
+            | EventKind::NodeStarted { .. }
             | EventKind::NodeUnreachable { .. }
             | EventKind::NetworkReady { .. }
             | EventKind::EventsDropped { .. } => followup.refresh_nodes = true,
             _ => {}
         }
         followup
+    }
+
+    /// The node at `address` has stopped (an event, or the report of
+    /// **Shut down all**): its row says so and its tip label goes.
+    pub fn node_stopped(&self, address: &str, stopped: &EventKind) {
+        let mut id = None;
+        self.nodes.maybe_update(|nodes| {
+            let mut changed = false;
+            for node in nodes.iter_mut().filter(|n| n.address == address) {
+                changed |= node.apply(stopped);
+                id = Some(node.id.clone());
+            }
+            changed
+        });
+        if let Some(id) = id {
+            self.tree.update(|tree| tree.remove_tip(&id));
+        }
     }
 
     /// Asks for `hash` from `node_id` unless the tree has it.
@@ -267,14 +251,122 @@ impl Network {
         }
     }
 
-    fn update_node(&self, id: &str, change: impl FnOnce(&mut NodeSummary)) {
+    /// Changes the row of node `id`; the rows are only told when `change`
+    /// says it changed something.
+    fn update_node(&self, id: &str, change: impl FnOnce(&mut NodeSummary) -> bool) {
         if id.is_empty() {
             return;
         }
-        self.nodes.update(|nodes| {
-            if let Some(node) = nodes.iter_mut().find(|n| n.id == id) {
-                change(node);
-            }
-        });
+        self.nodes
+            .maybe_update(|nodes| nodes.iter_mut().find(|n| n.id == id).is_some_and(change));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn running(id: &str, port: u16) -> NodeSummary {
+        NodeSummary {
+            id: id.to_owned(),
+            address: format!("127.0.0.1:{port}"),
+            pid: None,
+            state: NodeState::Running,
+            height: Some(3),
+            best_hash: Some(BlockHash::from_bytes([3; 32])),
+            mining: false,
+            hash_rate: 10.0,
+            isolated: false,
+        }
+    }
+
+    fn event(node: Option<&str>, kind: EventKind) -> Event {
+        Event {
+            at: 0,
+            node: node.map(str::to_owned),
+            kind,
+        }
+    }
+
+    fn network() -> Network {
+        let net = Network::new(Api::new("http://127.0.0.1:9"));
+        net.set_nodes(vec![running("a", 5000), running("b", 5001)]);
+        net
+    }
+
+    #[test]
+    fn a_new_tip_moves_the_row_and_the_label_and_asks_for_the_block() {
+        let net = network();
+        let hash = BlockHash::from_bytes([4; 32]);
+        let followup = net.apply(event(
+            Some("b"),
+            EventKind::BlockMined {
+                height: 4,
+                hash,
+                attempts: 1,
+                elapsed_ms: 1,
+                entries: 0,
+            },
+        ));
+        let row = net.nodes.get_untracked()[1].clone();
+        assert_eq!((row.height, row.best_hash), (Some(4), Some(hash)));
+        assert_eq!(
+            net.tree.with_untracked(|t| t.tips().get("b").copied()),
+            Some(hash)
+        );
+        assert_eq!(followup.fetch, vec![("b".to_owned(), hash)]);
+        assert_eq!(net.feed.with_untracked(Vec::len), 1);
+        // The other row is untouched.
+        assert_eq!(net.nodes.get_untracked()[0].height, Some(3));
+    }
+
+    #[test]
+    fn a_side_block_is_fetched_but_moves_nothing() {
+        let net = network();
+        let side = BlockHash::from_bytes([9; 32]);
+        let followup = net.apply(event(
+            Some("a"),
+            EventKind::BlockAccepted {
+                height: 4,
+                hash: side,
+                previous_hash: BlockHash::from_bytes([3; 32]),
+                from: None,
+                active: false,
+            },
+        ));
+        assert_eq!(net.nodes.get_untracked()[0].height, Some(3));
+        assert_ne!(
+            net.tree.with_untracked(|t| t.tips().get("a").copied()),
+            Some(side)
+        );
+        assert_eq!(followup.fetch, vec![("a".to_owned(), side)]);
+    }
+
+    #[test]
+    fn a_stopped_node_is_found_by_address_and_loses_its_label() {
+        let net = network();
+        assert!(net.tree.with_untracked(|t| t.tips().contains_key("b")));
+        net.apply(event(
+            Some("b"),
+            EventKind::MiningStarted {
+                mode: shared::events::MiningMode::Continuous,
+            },
+        ));
+        assert!(net.nodes.get_untracked()[1].mining);
+        // The manager's own event names no node, only the address.
+        let followup = net.apply(event(
+            None,
+            EventKind::NodeStopped {
+                address: "127.0.0.1:5001".into(),
+                outcome: "exited 0".into(),
+            },
+        ));
+        let row = net.nodes.get_untracked()[1].clone();
+        assert_eq!(row.state, NodeState::Stopped);
+        assert!(!row.mining);
+        assert_eq!(row.hash_rate, 0.0);
+        assert!(!net.tree.with_untracked(|t| t.tips().contains_key("b")));
+        assert!(net.tree.with_untracked(|t| t.tips().contains_key("a")));
+        assert!(followup.refresh_nodes);
     }
 }
