@@ -4,7 +4,9 @@
 //! computes itself, and **Validate** re-checks a node's whole chain here with
 //! the `shared` crate compiled to WebAssembly.
 //!
-//! - [`api`]: every HTTP call to the manager, with timeouts and typed errors.
+//! - [`api`]: every HTTP call to the manager, with timeouts, the token and
+//!   typed errors.
+//! - [`token`]: the manager's token, kept for the tab in `sessionStorage`.
 //! - [`live`]: the `/events` WebSocket, reopened by itself when it drops.
 //! - [`state`]: the signals every panel reads, and how one event changes them.
 //! - [`sync`]: following the network: events, polling, fetching missing blocks.
@@ -27,6 +29,7 @@ pub mod layout;
 pub mod live;
 pub mod state;
 pub mod sync;
+pub mod token;
 pub mod tree;
 pub mod ui;
 

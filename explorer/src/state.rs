@@ -1,6 +1,6 @@
 //! What the page knows, as signals every panel reads: the nodes, the block
-//! tree, the feed, the connection, the selected block, the outcome of each
-//! button and the validation run. [`Network::apply`] folds one event into
+//! tree, the feed, the connection, the manager's token, the selected block,
+//! the outcome of each button and the validation run. [`Network::apply`] folds one event into
 //! it and says what must be fetched to complete the picture.
 
 use std::collections::{BTreeMap, HashSet};
@@ -62,7 +62,11 @@ pub struct Followup {
 
 #[derive(Clone, Copy)]
 pub struct Network {
+    /// The manager; [`Network::api`] hands it out with the token attached.
     pub api: StoredValue<Api>,
+    /// The manager's token as the reader gave it; `None` for a manager
+    /// without one. Changing it reopens the event stream.
+    pub token: RwSignal<Option<String>>,
     pub nodes: RwSignal<Vec<NodeSummary>>,
     pub tree: RwSignal<BlockTree>,
     /// Newest first.
@@ -83,6 +87,7 @@ impl Network {
     pub fn new(api: Api) -> Self {
         Self {
             api: StoredValue::new(api),
+            token: RwSignal::new(None),
             nodes: RwSignal::new(Vec::new()),
             tree: RwSignal::new(BlockTree::new()),
             feed: RwSignal::new(Vec::new()),
@@ -96,8 +101,20 @@ impl Network {
         }
     }
 
+    /// The manager, with the present token on its commands and events.
     pub fn api(&self) -> Api {
-        self.api.get_value()
+        let token = self.token.get_untracked();
+        self.api.get_value().with_token(token.as_deref())
+    }
+
+    /// Takes what the reader typed as the token; says whether it changed.
+    pub fn set_token(&self, typed: &str) -> bool {
+        let token = crate::token::normalize(typed);
+        let changed = self.token.with_untracked(|t| *t != token);
+        if changed {
+            self.token.set(token);
+        }
+        changed
     }
 
     /// "5003" for the node with this id, or the start of the id.
@@ -368,5 +385,29 @@ mod tests {
         assert!(!net.tree.with_untracked(|t| t.tips().contains_key("b")));
         assert!(net.tree.with_untracked(|t| t.tips().contains_key("a")));
         assert!(followup.refresh_nodes);
+    }
+
+    #[test]
+    fn the_token_reaches_every_call_and_a_blank_one_is_none() {
+        let net = network();
+        assert_eq!(
+            net.api().authorization(&crate::api::Call::stop_mining()),
+            None
+        );
+        assert!(net.set_token("  s3cret \n"));
+        assert_eq!(net.token.get_untracked().as_deref(), Some("s3cret"));
+        assert!(!net.set_token("s3cret"), "the same token is no change");
+        assert_eq!(
+            net.api().authorization(&crate::api::Call::stop_mining()),
+            Some("Bearer s3cret".to_owned())
+        );
+        assert!(
+            net.api()
+                .events_url()
+                .ends_with("/events?access_token=s3cret")
+        );
+        assert!(net.set_token(" "));
+        assert_eq!(net.token.get_untracked(), None);
+        assert!(net.api().events_url().ends_with("/events"));
     }
 }

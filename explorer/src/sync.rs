@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use futures::future::{AbortHandle, Abortable};
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -28,19 +29,29 @@ const PAGE: u64 = 500;
 
 /// Starts following the network; runs for as long as the page is open.
 pub fn start(net: Network) {
-    let url = net.api().events_url();
-    spawn_local(async move {
-        follow_events(
-            url,
-            move |event| run_followup(net, net.apply(event)),
-            move |state| {
-                if net.connection.get_untracked() != state {
-                    net.connection.set(state);
-                }
-            },
-            move || spawn_local(refresh_nodes(net)),
-        )
-        .await;
+    // The stream that listens now; a new token closes it and opens another,
+    // since the token is part of the stream's URL.
+    let listening = StoredValue::new(None::<AbortHandle>);
+    Effect::new(move |_| {
+        let url = net.token.with(|_| net.api().events_url());
+        let (stop, registration) = AbortHandle::new_pair();
+        if let Some(previous) = listening.try_update_value(|l| l.replace(stop)).flatten() {
+            previous.abort();
+        }
+        spawn_local(async move {
+            let follow = follow_events(
+                url,
+                move |event| run_followup(net, net.apply(event)),
+                move |state| {
+                    if net.connection.get_untracked() != state {
+                        net.connection.set(state);
+                    }
+                },
+                move || spawn_local(refresh_nodes(net)),
+            );
+            // Aborted, it drops the socket, which closes it.
+            let _ = Abortable::new(follow, registration).await;
+        });
     });
     spawn_local(async move {
         loop {

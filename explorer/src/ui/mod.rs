@@ -1,5 +1,5 @@
-//! The page: a header with the connection badge and the section links, and
-//! one `<section>` per panel. [`App`] starts following the network;
+//! The page: a header with the connection badge, the token field and the
+//! section links, and one `<section>` per panel. [`App`] starts following the network;
 //! [`Shell`] is the same page without that, for component tests.
 
 mod charts;
@@ -7,6 +7,7 @@ mod feed_view;
 mod inspector;
 mod nodes;
 mod outcome;
+mod token_field;
 mod tree_view;
 mod validation;
 
@@ -20,6 +21,7 @@ pub use charts::ChartsPanel;
 pub use feed_view::FeedPanel;
 pub use inspector::InspectorPanel;
 pub use nodes::NodesPanel;
+pub use token_field::TokenField;
 pub use tree_view::TreePanel;
 pub use validation::{ValidationPanel, run_validation};
 
@@ -28,8 +30,11 @@ pub use validation::{ValidationPanel, run_validation};
 pub fn App() -> impl IntoView {
     let net = Network::new(Api::from_location());
     provide_context(net);
+    let page = view! { <Shell/> };
+    // After the shell, whose token field restores a kept token, so the
+    // event stream opens with it.
     crate::sync::start(net);
-    view! { <Shell/> }
+    page
 }
 
 /// Every panel, reading the [`Network`] in context.
@@ -39,6 +44,7 @@ pub fn Shell() -> impl IntoView {
         <header class="top">
             <h1>"powplay explorer"</h1>
             <ConnectionBadge/>
+            <TokenField/>
             <nav aria-label="Sections">
                 <ul>
                     <li><a href="#nodes">"Nodes"</a></li>
