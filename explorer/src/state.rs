@@ -72,6 +72,10 @@ pub struct Network {
     /// Newest first.
     pub feed: RwSignal<Vec<FeedLine>>,
     pub connection: RwSignal<Connection>,
+    /// Whether the manager has told the page its nodes once (or failed to,
+    /// or took too long): the panels wait for it, so they appear with the
+    /// rows in them rather than jump when the rows arrive.
+    pub heard: RwSignal<bool>,
     pub selected: RwSignal<Option<BlockHash>>,
     /// The last outcome of a button in each node's row, by node address.
     pub row_outcomes: RwSignal<BTreeMap<String, Outcome>>,
@@ -92,6 +96,7 @@ impl Network {
             tree: RwSignal::new(BlockTree::new()),
             feed: RwSignal::new(Vec::new()),
             connection: RwSignal::new(Connection::Connecting),
+            heard: RwSignal::new(false),
             selected: RwSignal::new(None),
             row_outcomes: RwSignal::new(BTreeMap::new()),
             network_outcome: RwSignal::new(None),
@@ -120,6 +125,13 @@ impl Network {
     /// "5003" for the node with this id, or the start of the id.
     pub fn name_of(&self, id: &str) -> String {
         self.nodes.with_untracked(|nodes| Names(nodes).of(id))
+    }
+
+    /// Notes that the page has heard from the manager (see [`Self::heard`]).
+    pub fn mark_heard(&self) {
+        if !self.heard.get_untracked() {
+            self.heard.set(true);
+        }
     }
 
     pub fn set_row_outcome(&self, address: &str, outcome: Outcome) {
@@ -174,6 +186,7 @@ impl Network {
             }
         });
         self.nodes.set(nodes);
+        self.mark_heard();
         followup
     }
 

@@ -21,6 +21,8 @@ use crate::state::{Followup, Network};
 
 /// How often the node list is read again.
 const POLL_EVERY: Duration = Duration::from_secs(3);
+/// The panels wait at most this long for the first node list.
+const FIRST_LIST_WAIT_MS: u32 = 1_000;
 /// Single-block fetches before switching to chain pages.
 const WALK_LIMIT: usize = 16;
 /// Most blocks one gap fill loads from chain pages.
@@ -54,6 +56,10 @@ pub fn start(net: Network) {
         });
     });
     spawn_local(async move {
+        TimeoutFuture::new(FIRST_LIST_WAIT_MS).await;
+        net.mark_heard();
+    });
+    spawn_local(async move {
         loop {
             refresh_nodes(net).await;
             TimeoutFuture::new(POLL_EVERY.as_millis() as u32).await;
@@ -64,8 +70,9 @@ pub fn start(net: Network) {
 /// Reads `/nodes` again and fetches any tip the tree lacks. A failure is
 /// left to the connection badge to report.
 pub async fn refresh_nodes(net: Network) {
-    if let Ok(nodes) = net.api().nodes().await {
-        run_followup(net, net.set_nodes(nodes));
+    match net.api().nodes().await {
+        Ok(nodes) => run_followup(net, net.set_nodes(nodes)),
+        Err(_) => net.mark_heard(),
     }
 }
 
