@@ -320,7 +320,12 @@ mod tests {
 
     fn network() -> Network {
         let net = Network::new(Api::new("http://127.0.0.1:9"));
+        assert!(!net.heard.get_untracked());
         net.set_nodes(vec![running("a", 5000), running("b", 5001)]);
+        assert!(
+            net.heard.get_untracked(),
+            "a node list is news from the manager"
+        );
         net
     }
 

@@ -14,7 +14,8 @@ use explorer::state::{Checked, Network, Phase, Validation};
 use explorer::token::STORAGE_KEY;
 use explorer::tree::BlockTree;
 use explorer::ui::{
-    ChartsPanel, FeedPanel, InspectorPanel, NodesPanel, TokenField, TreePanel, ValidationPanel,
+    ChartsPanel, FeedPanel, InspectorPanel, NodesPanel, Shell, TokenField, TreePanel,
+    ValidationPanel,
 };
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
@@ -196,6 +197,42 @@ async fn nodes_panel_shows_a_row_per_node_and_each_click_shows_its_outcome() {
     });
     settle().await;
     assert_eq!(text(&button(&rows[1], "toggle-mining")), "Stop mining");
+}
+
+#[wasm_bindgen_test]
+async fn the_page_shows_its_panels_once_the_manager_has_listed_its_nodes() {
+    let net = offline_network();
+    let host = mount(net, Shell);
+    settle().await;
+    TimeoutFuture::new(100).await;
+    // The header comes at once; the panels wait, so they do not jump.
+    assert!(host.query_selector("header #connection").unwrap().is_some());
+    assert!(host.query_selector("header input#token").unwrap().is_some());
+    assert!(all(&host, "main section").is_empty());
+
+    net.set_nodes(three_nodes());
+    until("the nodes panel", || {
+        host.query_selector("#nodes").unwrap().is_some()
+    })
+    .await;
+    assert_eq!(
+        all(&host, "#nodes tbody tr").len(),
+        3,
+        "the rows are there when the panel appears"
+    );
+    until("every panel", || all(&host, "main section").len() == 6).await;
+    let order: Vec<String> = all(&host, "main section").iter().map(|s| s.id()).collect();
+    assert_eq!(
+        order,
+        [
+            "nodes",
+            "tree",
+            "inspector",
+            "validation",
+            "charts",
+            "activity"
+        ]
+    );
 }
 
 fn session_storage() -> web_sys::Storage {

@@ -1,6 +1,8 @@
 //! The page: a header with the connection badge, the token field and the
-//! section links, and one `<section>` per panel. [`App`] starts following the network;
-//! [`Shell`] is the same page without that, for component tests.
+//! section links, and one `<section>` per panel. [`App`] starts following
+//! the network; [`Shell`] is the same page without that, for component
+//! tests (its panels appear once something calls [`Network::mark_heard`],
+//! e.g. [`Network::set_nodes`]).
 
 mod charts;
 mod feed_view;
