@@ -2,8 +2,15 @@
 //!
 //! The manager is the page's own origin by default; `?manager=http://host:port`
 //! points the page at another one (for `trunk serve` during development).
-//! Every request has a timeout, and every failure becomes an [`ApiError`]
-//! that says what went wrong in words a person can act on.
+//! Each call is first a [`Call`] (method, path, whether it is a command,
+//! timeout): plain data, so what every button sends, and which calls carry
+//! the token, is tested natively. Every request has a timeout, and every
+//! failure becomes an [`ApiError`] that says what went wrong in words a
+//! person can act on.
+//!
+//! A manager with a token wants it as `Authorization: Bearer <token>` on
+//! every command and as `?access_token=<token>` (RFC 6750's query form, as
+//! a browser cannot set headers on a WebSocket) on `/events`.
 
 use futures::future::{Either, select};
 use gloo_net::http::{Request, RequestBuilder, Response};
@@ -28,6 +35,14 @@ pub enum ApiError {
     Unreachable(String),
     #[error("no answer within {0} s")]
     TimedOut(u32),
+    /// HTTP 401 on a command sent without a token.
+    #[error(
+        "the manager needs a token: enter it in the Token field (the manager prints it when it starts)"
+    )]
+    TokenNeeded,
+    /// HTTP 401 on a command that carried the token.
+    #[error("the manager refused the token: check the Token field")]
+    TokenRefused,
     /// The manager (or the node behind it) refused: its `ErrorBody`.
     #[error("{message} (HTTP {status})")]
     Refused { status: u16, message: String },
@@ -66,10 +81,108 @@ pub enum MiningMode {
     Rounds,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+/// One request to the manager, before it is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    pub method: Method,
+    /// Path and query, e.g. `/nodes/abc/mine`.
+    pub path: String,
+    /// Whether it changes something, and so carries the token. The
+    /// original's `GET /start/mining`, `/stop/mining` and `/shutdown/all`
+    /// are commands too, whatever their method.
+    pub command: bool,
+    pub timeout_ms: u32,
+}
+
+impl Call {
+    fn read(path: String) -> Self {
+        Self {
+            method: Method::Get,
+            path,
+            command: false,
+            timeout_ms: TIMEOUT_MS,
+        }
+    }
+
+    fn command(method: Method, path: String, timeout_ms: u32) -> Self {
+        Self {
+            method,
+            path,
+            command: true,
+            timeout_ms,
+        }
+    }
+
+    pub fn nodes() -> Self {
+        Self::read("/nodes".into())
+    }
+
+    pub fn start_mining(mode: MiningMode) -> Self {
+        let mode = match mode {
+            MiningMode::Continuous => "continuous",
+            MiningMode::Rounds => "rounds",
+        };
+        Self::command(
+            Method::Get,
+            format!("/start/mining?mode={mode}"),
+            TIMEOUT_MS,
+        )
+    }
+
+    pub fn stop_mining() -> Self {
+        Self::command(Method::Get, "/stop/mining".into(), TIMEOUT_MS)
+    }
+
+    pub fn shutdown_all() -> Self {
+        Self::command(Method::Get, "/shutdown/all".into(), TIMEOUT_MS * 2)
+    }
+
+    pub fn add_node() -> Self {
+        Self::command(Method::Post, "/nodes".into(), TIMEOUT_MS * 2)
+    }
+
+    pub fn mine(id: &str) -> Self {
+        Self::command(Method::Post, format!("/nodes/{id}/mine"), MINE_TIMEOUT_MS)
+    }
+
+    pub fn node_action(id: &str, action: NodeAction) -> Self {
+        let path = format!("/nodes/{id}/{}", action.path());
+        Self::command(Method::Post, path, TIMEOUT_MS)
+    }
+
+    pub fn restart(id: &str) -> Self {
+        Self::command(Method::Post, format!("/nodes/{id}/restart"), TIMEOUT_MS * 2)
+    }
+
+    pub fn status(id: &str) -> Self {
+        Self::read(format!("/nodes/{id}/status"))
+    }
+
+    pub fn tips(id: &str) -> Self {
+        Self::read(format!("/nodes/{id}/tips"))
+    }
+
+    pub fn block(id: &str, hash: &BlockHash) -> Self {
+        Self::read(format!("/nodes/{id}/blocks/{hash}"))
+    }
+
+    pub fn chain_page(id: &str, from: u64, limit: u64) -> Self {
+        Self::read(format!("/nodes/{id}/chain?from={from}&limit={limit}"))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Api {
     /// `http://host:port`, without a trailing slash.
     base: String,
+    /// The manager's token, if the reader gave one.
+    token: Option<String>,
 }
 
 impl Api {
@@ -77,6 +190,16 @@ impl Api {
         let base = base.into();
         Self {
             base: base.trim_end_matches('/').to_owned(),
+            token: None,
+        }
+    }
+
+    /// The same manager, with `token` on commands and on `/events`; a blank
+    /// token is none.
+    pub fn with_token(self, token: Option<&str>) -> Self {
+        Self {
+            token: token.and_then(crate::token::normalize),
+            ..self
         }
     }
 
@@ -97,7 +220,8 @@ impl Api {
         &self.base
     }
 
-    /// The manager's `/events` WebSocket URL.
+    /// The manager's `/events` WebSocket URL, with the token as
+    /// `access_token` when there is one.
     pub fn events_url(&self) -> String {
         let rest = self
             .base
@@ -109,73 +233,95 @@ impl Api {
                     .map(|r| format!("ws://{r}"))
             })
             .unwrap_or_else(|| self.base.clone());
-        format!("{rest}/events")
+        match &self.token {
+            Some(token) => format!("{rest}/events?access_token={}", query_escape(token)),
+            None => format!("{rest}/events"),
+        }
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+    pub fn url(&self, call: &Call) -> String {
+        format!("{}{}", self.base, call.path)
+    }
+
+    /// The `Authorization` header `call` carries, if any.
+    pub fn authorization(&self, call: &Call) -> Option<String> {
+        let token = self.token.as_deref().filter(|_| call.command)?;
+        Some(format!("Bearer {token}"))
+    }
+
+    /// What a 401 answer to `call` means: no token, or the wrong one.
+    fn unauthorized(&self, call: &Call) -> ApiError {
+        match self.authorization(call) {
+            Some(_) => ApiError::TokenRefused,
+            None => ApiError::TokenNeeded,
+        }
+    }
+
+    async fn fetch<T: DeserializeOwned>(&self, call: Call) -> Result<T, ApiError> {
+        let url = self.url(&call);
+        let mut request = match call.method {
+            Method::Get => Request::get(&url),
+            Method::Post => Request::post(&url),
+        };
+        if let Some(authorization) = self.authorization(&call) {
+            request = request.header("Authorization", &authorization);
+        }
+        send(request, call.timeout_ms)
+            .await
+            .map_err(|err| match err {
+                ApiError::Refused { status: 401, .. } => self.unauthorized(&call),
+                err => err,
+            })
     }
 
     pub async fn nodes(&self) -> Result<Vec<NodeSummary>, ApiError> {
-        let body: NodesBody = send(Request::get(&self.url("/nodes")), TIMEOUT_MS).await?;
+        let body: NodesBody = self.fetch(Call::nodes()).await?;
         Ok(body.nodes)
     }
 
     pub async fn start_mining(&self, mode: MiningMode) -> Result<MessageBody, ApiError> {
-        let mode = match mode {
-            MiningMode::Continuous => "continuous",
-            MiningMode::Rounds => "rounds",
-        };
-        let url = self.url(&format!("/start/mining?mode={mode}"));
-        send(Request::get(&url), TIMEOUT_MS).await
+        self.fetch(Call::start_mining(mode)).await
     }
 
     pub async fn stop_mining(&self) -> Result<MessageBody, ApiError> {
-        send(Request::get(&self.url("/stop/mining")), TIMEOUT_MS).await
+        self.fetch(Call::stop_mining()).await
     }
 
     pub async fn shutdown_all(&self) -> Result<ShutdownReport, ApiError> {
-        send(Request::get(&self.url("/shutdown/all")), TIMEOUT_MS * 2).await
+        self.fetch(Call::shutdown_all()).await
     }
 
     pub async fn add_node(&self) -> Result<NodeSummary, ApiError> {
-        send(Request::post(&self.url("/nodes")), TIMEOUT_MS * 2).await
+        self.fetch(Call::add_node()).await
     }
 
     pub async fn mine(&self, id: &str) -> Result<MinedBody, ApiError> {
-        let url = self.url(&format!("/nodes/{id}/mine"));
-        send(Request::post(&url), MINE_TIMEOUT_MS).await
+        self.fetch(Call::mine(id)).await
     }
 
     pub async fn node_action(&self, id: &str, action: NodeAction) -> Result<MessageBody, ApiError> {
-        let url = self.url(&format!("/nodes/{id}/{}", action.path()));
-        send(Request::post(&url), TIMEOUT_MS).await
+        self.fetch(Call::node_action(id, action)).await
     }
 
     pub async fn restart(&self, id: &str) -> Result<NodeSummary, ApiError> {
-        let url = self.url(&format!("/nodes/{id}/restart"));
-        send(Request::post(&url), TIMEOUT_MS * 2).await
+        self.fetch(Call::restart(id)).await
     }
 
     pub async fn status(&self, id: &str) -> Result<StatusBody, ApiError> {
-        let url = self.url(&format!("/nodes/{id}/status"));
-        send(Request::get(&url), TIMEOUT_MS).await
+        self.fetch(Call::status(id)).await
     }
 
     pub async fn tips(&self, id: &str) -> Result<TipsBody, ApiError> {
-        let url = self.url(&format!("/nodes/{id}/tips"));
-        send(Request::get(&url), TIMEOUT_MS).await
+        self.fetch(Call::tips(id)).await
     }
 
     pub async fn block(&self, id: &str, hash: &BlockHash) -> Result<Block, ApiError> {
-        let url = self.url(&format!("/nodes/{id}/blocks/{hash}"));
-        send(Request::get(&url), TIMEOUT_MS).await
+        self.fetch(Call::block(id, hash)).await
     }
 
     /// One page of `id`'s best chain: up to `limit` blocks from height `from`.
     pub async fn chain_page(&self, id: &str, from: u64, limit: u64) -> Result<ChainBody, ApiError> {
-        let url = self.url(&format!("/nodes/{id}/chain?from={from}&limit={limit}"));
-        send(Request::get(&url), TIMEOUT_MS).await
+        self.fetch(Call::chain_page(id, from, limit)).await
     }
 
     /// `id`'s whole best chain, page by page; `progress(got, total)` after
@@ -198,6 +344,21 @@ impl Api {
             }
         }
     }
+}
+
+/// `text` as a URL query value: RFC 3986's unreserved characters stay,
+/// every other byte is percent-encoded.
+fn query_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(char::from(byte))
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
 }
 
 /// Sends `request`, waits at most `timeout_ms`, and reads a `T` from a 2xx
@@ -249,15 +410,120 @@ async fn read<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
 mod tests {
     use super::*;
 
+    fn api() -> Api {
+        Api::new("http://127.0.0.1:4999/")
+    }
+
+    /// Every call the page makes, each with a name for the messages.
+    fn every_call() -> Vec<(&'static str, Call)> {
+        let hash = BlockHash::from_bytes([7; 32]);
+        vec![
+            ("nodes", Call::nodes()),
+            ("start mining", Call::start_mining(MiningMode::Rounds)),
+            ("stop mining", Call::stop_mining()),
+            ("shut down all", Call::shutdown_all()),
+            ("add node", Call::add_node()),
+            ("mine", Call::mine("n1")),
+            ("start", Call::node_action("n1", NodeAction::StartMining)),
+            ("stop", Call::node_action("n1", NodeAction::StopMining)),
+            ("isolate", Call::node_action("n1", NodeAction::Isolate)),
+            ("reconnect", Call::node_action("n1", NodeAction::Reconnect)),
+            ("shut down", Call::node_action("n1", NodeAction::Shutdown)),
+            ("restart", Call::restart("n1")),
+            ("status", Call::status("n1")),
+            ("tips", Call::tips("n1")),
+            ("block", Call::block("n1", &hash)),
+            ("chain", Call::chain_page("n1", 0, 10)),
+        ]
+    }
+
     #[test]
     fn events_url_follows_the_scheme() {
-        assert_eq!(
-            Api::new("http://127.0.0.1:4999/").events_url(),
-            "ws://127.0.0.1:4999/events"
-        );
+        assert_eq!(api().events_url(), "ws://127.0.0.1:4999/events");
         assert_eq!(
             Api::new("https://example.test").events_url(),
             "wss://example.test/events"
+        );
+    }
+
+    #[test]
+    fn the_token_goes_on_the_events_url_as_access_token() {
+        let api = api().with_token(Some("0123abcd"));
+        assert_eq!(
+            api.events_url(),
+            "ws://127.0.0.1:4999/events?access_token=0123abcd"
+        );
+        // Whatever the reader typed stays one query value.
+        let odd = Api::new("http://h:1").with_token(Some(" a b&c=d/é "));
+        assert_eq!(
+            odd.events_url(),
+            "ws://h:1/events?access_token=a%20b%26c%3Dd%2F%C3%A9"
+        );
+    }
+
+    #[test]
+    fn every_command_and_no_read_carries_the_bearer_token() {
+        let api = api().with_token(Some("s3cret"));
+        let reads = ["nodes", "status", "tips", "block", "chain"];
+        for (name, call) in every_call() {
+            let expected = (!reads.contains(&name)).then(|| "Bearer s3cret".to_owned());
+            assert_eq!(api.authorization(&call), expected, "{name}: {call:?}");
+            assert_eq!(call.command, expected.is_some(), "{name}");
+        }
+    }
+
+    #[test]
+    fn commands_keep_the_originals_methods_and_paths() {
+        let api = api();
+        let sent = |call: Call| (call.method, api.url(&call));
+        assert_eq!(
+            sent(Call::start_mining(MiningMode::Continuous)),
+            (
+                Method::Get,
+                "http://127.0.0.1:4999/start/mining?mode=continuous".into()
+            )
+        );
+        assert_eq!(
+            sent(Call::stop_mining()),
+            (Method::Get, "http://127.0.0.1:4999/stop/mining".into())
+        );
+        assert_eq!(
+            sent(Call::shutdown_all()),
+            (Method::Get, "http://127.0.0.1:4999/shutdown/all".into())
+        );
+        assert_eq!(
+            sent(Call::node_action("n1", NodeAction::StartMining)),
+            (
+                Method::Post,
+                "http://127.0.0.1:4999/nodes/n1/mining/start".into()
+            )
+        );
+        assert_eq!(
+            sent(Call::mine("n1")),
+            (Method::Post, "http://127.0.0.1:4999/nodes/n1/mine".into())
+        );
+    }
+
+    #[test]
+    fn without_a_token_nothing_carries_one_and_401_says_it_is_needed() {
+        let none = api();
+        let blank = api().with_token(Some("   "));
+        for (name, call) in every_call() {
+            assert_eq!(none.authorization(&call), None, "{name}");
+            assert_eq!(blank.authorization(&call), None, "{name}");
+        }
+        assert_eq!(blank.events_url(), "ws://127.0.0.1:4999/events");
+        let mine = Call::mine("n1");
+        assert_eq!(none.unauthorized(&mine), ApiError::TokenNeeded);
+        assert_eq!(
+            api().with_token(Some("wrong")).unauthorized(&mine),
+            ApiError::TokenRefused
+        );
+        assert!(ApiError::TokenNeeded.to_string().contains("needs a token"));
+        assert!(
+            ApiError::TokenRefused
+                .to_string()
+                .contains("refused the token")
         );
     }
 }

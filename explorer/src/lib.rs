@@ -4,7 +4,9 @@
 //! computes itself, and **Validate** re-checks a node's whole chain here with
 //! the `shared` crate compiled to WebAssembly.
 //!
-//! - [`api`]: every HTTP call to the manager, with timeouts and typed errors.
+//! - [`api`]: every HTTP call to the manager, with timeouts, the token and
+//!   typed errors.
+//! - [`token`]: the manager's token, kept for the tab in `sessionStorage`.
 //! - [`live`]: the `/events` WebSocket, reopened by itself when it drops.
 //! - [`state`]: the signals every panel reads, and how one event changes them.
 //! - [`sync`]: following the network: events, polling, fetching missing blocks.
@@ -12,6 +14,7 @@
 //! - [`layout`]: where each block is drawn (height -> column, branch -> lane).
 //! - [`feed`]: events in plain words.
 //! - [`check`]: validating a chain in the browser, and the tamper experiment.
+//! - [`clock`]: the browser's clocks, the one place that reads them.
 //! - [`charts`]: block interval and difficulty by height.
 //! - [`format`]: how hashes, rates and counts are written.
 //! - [`ui`]: the components, one panel per module.
@@ -19,12 +22,14 @@
 pub mod api;
 pub mod charts;
 pub mod check;
+pub mod clock;
 pub mod feed;
 pub mod format;
 pub mod layout;
 pub mod live;
 pub mod state;
 pub mod sync;
+pub mod token;
 pub mod tree;
 pub mod ui;
 

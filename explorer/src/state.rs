@@ -1,6 +1,6 @@
 //! What the page knows, as signals every panel reads: the nodes, the block
-//! tree, the feed, the connection, the selected block, the outcome of each
-//! button and the validation run. [`Network::apply`] folds one event into
+//! tree, the feed, the connection, the manager's token, the selected block,
+//! the outcome of each button and the validation run. [`Network::apply`] folds one event into
 //! it and says what must be fetched to complete the picture.
 
 use std::collections::{BTreeMap, HashSet};
@@ -62,12 +62,20 @@ pub struct Followup {
 
 #[derive(Clone, Copy)]
 pub struct Network {
+    /// The manager; [`Network::api`] hands it out with the token attached.
     pub api: StoredValue<Api>,
+    /// The manager's token as the reader gave it; `None` for a manager
+    /// without one. Changing it reopens the event stream.
+    pub token: RwSignal<Option<String>>,
     pub nodes: RwSignal<Vec<NodeSummary>>,
     pub tree: RwSignal<BlockTree>,
     /// Newest first.
     pub feed: RwSignal<Vec<FeedLine>>,
     pub connection: RwSignal<Connection>,
+    /// Whether the manager has told the page its nodes once (or failed to,
+    /// or took too long): the panels wait for it, so they appear with the
+    /// rows in them rather than jump when the rows arrive.
+    pub heard: RwSignal<bool>,
     pub selected: RwSignal<Option<BlockHash>>,
     /// The last outcome of a button in each node's row, by node address.
     pub row_outcomes: RwSignal<BTreeMap<String, Outcome>>,
@@ -83,10 +91,12 @@ impl Network {
     pub fn new(api: Api) -> Self {
         Self {
             api: StoredValue::new(api),
+            token: RwSignal::new(None),
             nodes: RwSignal::new(Vec::new()),
             tree: RwSignal::new(BlockTree::new()),
             feed: RwSignal::new(Vec::new()),
             connection: RwSignal::new(Connection::Connecting),
+            heard: RwSignal::new(false),
             selected: RwSignal::new(None),
             row_outcomes: RwSignal::new(BTreeMap::new()),
             network_outcome: RwSignal::new(None),
@@ -96,13 +106,32 @@ impl Network {
         }
     }
 
+    /// The manager, with the present token on its commands and events.
     pub fn api(&self) -> Api {
-        self.api.get_value()
+        let token = self.token.get_untracked();
+        self.api.get_value().with_token(token.as_deref())
+    }
+
+    /// Takes what the reader typed as the token; says whether it changed.
+    pub fn set_token(&self, typed: &str) -> bool {
+        let token = crate::token::normalize(typed);
+        let changed = self.token.with_untracked(|t| *t != token);
+        if changed {
+            self.token.set(token);
+        }
+        changed
     }
 
     /// "5003" for the node with this id, or the start of the id.
     pub fn name_of(&self, id: &str) -> String {
         self.nodes.with_untracked(|nodes| Names(nodes).of(id))
+    }
+
+    /// Notes that the page has heard from the manager (see [`Self::heard`]).
+    pub fn mark_heard(&self) {
+        if !self.heard.get_untracked() {
+            self.heard.set(true);
+        }
     }
 
     pub fn set_row_outcome(&self, address: &str, outcome: Outcome) {
@@ -157,6 +186,7 @@ impl Network {
             }
         });
         self.nodes.set(nodes);
+        self.mark_heard();
         followup
     }
 
@@ -181,17 +211,14 @@ impl Network {
         });
 
         let node_id = event.node.clone().unwrap_or_default();
+        // The row: the same fold the manager applies to its own table.
+        match &event.kind {
+            EventKind::NodeStopped { address, .. } => self.node_stopped(address, &event.kind),
+            kind => self.update_node(&node_id, |n| n.apply(kind)),
+        }
+
+        // The drawing, and what is left to fetch.
         let mut followup = Followup::default();
-        let new_tip = |height: u64, hash: BlockHash, followup: &mut Followup| {
-            self.update_node(&node_id, |n| {
-                n.height = Some(height);
-                n.best_hash = Some(hash);
-            });
-            if !node_id.is_empty() {
-                self.tree.update(|tree| tree.set_tip(&node_id, hash));
-            }
-            self.want(&node_id, hash, followup);
-        };
         match event.kind {
             EventKind::Snapshot { nodes, tips } => {
                 followup = self.set_nodes(nodes);
@@ -209,55 +236,42 @@ impl Network {
                     }
                 });
             }
-            EventKind::BlockMined { height, hash, .. } => new_tip(height, hash, &mut followup),
-            EventKind::BlockAccepted {
-                height,
-                hash,
-                active,
-                ..
-            } => {
-                if active {
-                    new_tip(height, hash, &mut followup);
-                } else {
-                    self.want(&node_id, hash, &mut followup);
-                }
+            EventKind::BlockMined { hash, .. }
+            | EventKind::BlockAccepted {
+                hash, active: true, ..
             }
-            EventKind::ChainReorganized {
-                new_tip: tip,
-                new_height,
-                ..
-            } => new_tip(new_height, tip, &mut followup),
-            EventKind::MiningStarted { .. } => self.update_node(&node_id, |n| n.mining = true),
-            EventKind::MiningStopped => self.update_node(&node_id, |n| n.mining = false),
-            EventKind::Isolated => self.update_node(&node_id, |n| n.isolated = true),
-            EventKind::Reconnected => self.update_node(&node_id, |n| n.isolated = false),
-            EventKind::NodeStopped { ref address, .. } => {
-                let address = address.clone();
-                self.nodes.update(|nodes| {
-                    for n in nodes.iter_mut().filter(|n| n.address == address) {
-                        n.state = NodeState::Stopped;
-                        n.mining = false;
-                        n.hash_rate = 0.0;
-                    }
-                });
-                let id = self.nodes.with_untracked(|nodes| {
-                    nodes
-                        .iter()
-                        .find(|n| n.address == address)
-                        .map(|n| n.id.clone())
-                });
-                if let Some(id) = id {
-                    self.tree.update(|tree| tree.remove_tip(&id));
+            | EventKind::ChainReorganized { new_tip: hash, .. } => {
+                if !node_id.is_empty() {
+                    self.tree.update(|tree| tree.set_tip(&node_id, hash));
                 }
-                followup.refresh_nodes = true;
+                self.want(&node_id, hash, &mut followup);
             }
-            EventKind::NodeStarted { .. }
+            EventKind::BlockAccepted { hash, .. } => self.want(&node_id, hash, &mut followup),
+            EventKind::NodeStopped { .. }
+            | EventKind::NodeStarted { .. }
             | EventKind::NodeUnreachable { .. }
             | EventKind::NetworkReady { .. }
             | EventKind::EventsDropped { .. } => followup.refresh_nodes = true,
             _ => {}
         }
         followup
+    }
+
+    /// The node at `address` has stopped (an event, or the report of
+    /// **Shut down all**): its row says so and its tip label goes.
+    pub fn node_stopped(&self, address: &str, stopped: &EventKind) {
+        let mut id = None;
+        self.nodes.maybe_update(|nodes| {
+            let mut changed = false;
+            for node in nodes.iter_mut().filter(|n| n.address == address) {
+                changed |= node.apply(stopped);
+                id = Some(node.id.clone());
+            }
+            changed
+        });
+        if let Some(id) = id {
+            self.tree.update(|tree| tree.remove_tip(&id));
+        }
     }
 
     /// Asks for `hash` from `node_id` unless the tree has it.
@@ -267,14 +281,151 @@ impl Network {
         }
     }
 
-    fn update_node(&self, id: &str, change: impl FnOnce(&mut NodeSummary)) {
+    /// Changes the row of node `id`; the rows are only told when `change`
+    /// says it changed something.
+    fn update_node(&self, id: &str, change: impl FnOnce(&mut NodeSummary) -> bool) {
         if id.is_empty() {
             return;
         }
-        self.nodes.update(|nodes| {
-            if let Some(node) = nodes.iter_mut().find(|n| n.id == id) {
-                change(node);
-            }
-        });
+        self.nodes
+            .maybe_update(|nodes| nodes.iter_mut().find(|n| n.id == id).is_some_and(change));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn running(id: &str, port: u16) -> NodeSummary {
+        NodeSummary {
+            id: id.to_owned(),
+            address: format!("127.0.0.1:{port}"),
+            pid: None,
+            state: NodeState::Running,
+            height: Some(3),
+            best_hash: Some(BlockHash::from_bytes([3; 32])),
+            mining: false,
+            hash_rate: 10.0,
+            isolated: false,
+        }
+    }
+
+    fn event(node: Option<&str>, kind: EventKind) -> Event {
+        Event {
+            at: 0,
+            node: node.map(str::to_owned),
+            kind,
+        }
+    }
+
+    fn network() -> Network {
+        let net = Network::new(Api::new("http://127.0.0.1:9"));
+        assert!(!net.heard.get_untracked());
+        net.set_nodes(vec![running("a", 5000), running("b", 5001)]);
+        assert!(
+            net.heard.get_untracked(),
+            "a node list is news from the manager"
+        );
+        net
+    }
+
+    #[test]
+    fn a_new_tip_moves_the_row_and_the_label_and_asks_for_the_block() {
+        let net = network();
+        let hash = BlockHash::from_bytes([4; 32]);
+        let followup = net.apply(event(
+            Some("b"),
+            EventKind::BlockMined {
+                height: 4,
+                hash,
+                attempts: 1,
+                elapsed_ms: 1,
+                entries: 0,
+            },
+        ));
+        let row = net.nodes.get_untracked()[1].clone();
+        assert_eq!((row.height, row.best_hash), (Some(4), Some(hash)));
+        assert_eq!(
+            net.tree.with_untracked(|t| t.tips().get("b").copied()),
+            Some(hash)
+        );
+        assert_eq!(followup.fetch, vec![("b".to_owned(), hash)]);
+        assert_eq!(net.feed.with_untracked(Vec::len), 1);
+        // The other row is untouched.
+        assert_eq!(net.nodes.get_untracked()[0].height, Some(3));
+    }
+
+    #[test]
+    fn a_side_block_is_fetched_but_moves_nothing() {
+        let net = network();
+        let side = BlockHash::from_bytes([9; 32]);
+        let followup = net.apply(event(
+            Some("a"),
+            EventKind::BlockAccepted {
+                height: 4,
+                hash: side,
+                previous_hash: BlockHash::from_bytes([3; 32]),
+                from: None,
+                active: false,
+            },
+        ));
+        assert_eq!(net.nodes.get_untracked()[0].height, Some(3));
+        assert_ne!(
+            net.tree.with_untracked(|t| t.tips().get("a").copied()),
+            Some(side)
+        );
+        assert_eq!(followup.fetch, vec![("a".to_owned(), side)]);
+    }
+
+    #[test]
+    fn a_stopped_node_is_found_by_address_and_loses_its_label() {
+        let net = network();
+        assert!(net.tree.with_untracked(|t| t.tips().contains_key("b")));
+        net.apply(event(
+            Some("b"),
+            EventKind::MiningStarted {
+                mode: shared::events::MiningMode::Continuous,
+            },
+        ));
+        assert!(net.nodes.get_untracked()[1].mining);
+        // The manager's own event names no node, only the address.
+        let followup = net.apply(event(
+            None,
+            EventKind::NodeStopped {
+                address: "127.0.0.1:5001".into(),
+                outcome: "exited 0".into(),
+            },
+        ));
+        let row = net.nodes.get_untracked()[1].clone();
+        assert_eq!(row.state, NodeState::Stopped);
+        assert!(!row.mining);
+        assert_eq!(row.hash_rate, 0.0);
+        assert!(!net.tree.with_untracked(|t| t.tips().contains_key("b")));
+        assert!(net.tree.with_untracked(|t| t.tips().contains_key("a")));
+        assert!(followup.refresh_nodes);
+    }
+
+    #[test]
+    fn the_token_reaches_every_call_and_a_blank_one_is_none() {
+        let net = network();
+        assert_eq!(
+            net.api().authorization(&crate::api::Call::stop_mining()),
+            None
+        );
+        assert!(net.set_token("  s3cret \n"));
+        assert_eq!(net.token.get_untracked().as_deref(), Some("s3cret"));
+        assert!(!net.set_token("s3cret"), "the same token is no change");
+        assert_eq!(
+            net.api().authorization(&crate::api::Call::stop_mining()),
+            Some("Bearer s3cret".to_owned())
+        );
+        assert!(
+            net.api()
+                .events_url()
+                .ends_with("/events?access_token=s3cret")
+        );
+        assert!(net.set_token(" "));
+        assert_eq!(net.token.get_untracked(), None);
+        assert!(net.api().events_url().ends_with("/events"));
     }
 }

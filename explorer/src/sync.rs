@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use futures::future::{AbortHandle, Abortable};
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -20,6 +21,8 @@ use crate::state::{Followup, Network};
 
 /// How often the node list is read again.
 const POLL_EVERY: Duration = Duration::from_secs(3);
+/// The panels wait at most this long for the first node list.
+const FIRST_LIST_WAIT_MS: u32 = 1_000;
 /// Single-block fetches before switching to chain pages.
 const WALK_LIMIT: usize = 16;
 /// Most blocks one gap fill loads from chain pages.
@@ -28,19 +31,33 @@ const PAGE: u64 = 500;
 
 /// Starts following the network; runs for as long as the page is open.
 pub fn start(net: Network) {
-    let url = net.api().events_url();
+    // The stream that listens now; a new token closes it and opens another,
+    // since the token is part of the stream's URL.
+    let listening = StoredValue::new(None::<AbortHandle>);
+    Effect::new(move |_| {
+        let url = net.token.with(|_| net.api().events_url());
+        let (stop, registration) = AbortHandle::new_pair();
+        if let Some(previous) = listening.try_update_value(|l| l.replace(stop)).flatten() {
+            previous.abort();
+        }
+        spawn_local(async move {
+            let follow = follow_events(
+                url,
+                move |event| run_followup(net, net.apply(event)),
+                move |state| {
+                    if net.connection.get_untracked() != state {
+                        net.connection.set(state);
+                    }
+                },
+                move || spawn_local(refresh_nodes(net)),
+            );
+            // Aborted, it drops the socket, which closes it.
+            let _ = Abortable::new(follow, registration).await;
+        });
+    });
     spawn_local(async move {
-        follow_events(
-            url,
-            move |event| run_followup(net, net.apply(event)),
-            move |state| {
-                if net.connection.get_untracked() != state {
-                    net.connection.set(state);
-                }
-            },
-            move || spawn_local(refresh_nodes(net)),
-        )
-        .await;
+        TimeoutFuture::new(FIRST_LIST_WAIT_MS).await;
+        net.mark_heard();
     });
     spawn_local(async move {
         loop {
@@ -53,8 +70,9 @@ pub fn start(net: Network) {
 /// Reads `/nodes` again and fetches any tip the tree lacks. A failure is
 /// left to the connection badge to report.
 pub async fn refresh_nodes(net: Network) {
-    if let Ok(nodes) = net.api().nodes().await {
-        run_followup(net, net.set_nodes(nodes));
+    match net.api().nodes().await {
+        Ok(nodes) => run_followup(net, net.set_nodes(nodes)),
+        Err(_) => net.mark_heard(),
     }
 }
 

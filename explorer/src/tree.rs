@@ -2,13 +2,14 @@
 //! `previous_hash`, and each node's current tip.
 //!
 //! Blocks are keyed by the hash computed here from their header, never by
-//! the hash a node states, so a node cannot slip a mislabelled block into
-//! the drawing. Parents may be missing (older blocks not loaded yet); such
+//! the hash a node states: [`BlockTree::insert_block`] runs `shared`'s
+//! [`check_block_body`], so a node cannot slip a mislabelled block (or one
+//! whose entries are not the ones its header commits to) into the drawing. Parents may be missing (older blocks not loaded yet); such
 //! blocks are roots of their own piece of the tree.
 
 use std::collections::{BTreeMap, HashMap};
 
-use shared::{Block, BlockHash, Header};
+use shared::{Block, BlockHash, Header, Rejection, check_block_body};
 
 /// One block in the tree. Blocks live in a `Vec` and point at each other by
 /// position, so walking and laying out 10 000 blocks costs no hashing.
@@ -74,16 +75,12 @@ impl BlockTree {
         Some(hash)
     }
 
-    /// Adds a block's header, but only if the block's stated hash is the
-    /// hash of its header; a block that lies about its hash is refused.
-    pub fn insert_block(&mut self, block: &Block) -> Result<Option<BlockHash>, MislabelledBlock> {
-        let computed = block.header.block_hash();
-        if computed != block.hash {
-            return Err(MislabelledBlock {
-                stated: block.hash,
-                computed,
-            });
-        }
+    /// Adds a block's header, but only if the block is what it says it is:
+    /// its stated hash is its header's (else
+    /// [`shared::EncodingError::HashMismatch`]) and its entries are well
+    /// formed and match the header's merkle root.
+    pub fn insert_block(&mut self, block: &Block) -> Result<Option<BlockHash>, Rejection> {
+        check_block_body(block)?;
         Ok(self.insert_header(block.header))
     }
 
@@ -231,18 +228,10 @@ impl BlockTree {
     }
 }
 
-/// A block whose stated hash is not the hash of its header.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a node sent block {stated} whose header hashes to {computed}")]
-pub struct MislabelledBlock {
-    pub stated: BlockHash,
-    pub computed: BlockHash,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::{Preset, extend_chain};
+    use shared::{EncodingError, Entry, Preset, extend_chain};
 
     fn chain(blocks: usize, miner: &str, start: u64) -> Vec<Block> {
         let params = Preset::Regtest.params();
@@ -300,9 +289,30 @@ mod tests {
     #[test]
     fn refuses_a_block_that_lies_about_its_hash() {
         let mut blocks = chain(1, "a", 1_767_225_600_000);
+        let honest = blocks[1].hash;
         blocks[1].hash = blocks[0].hash;
         let mut tree = BlockTree::new();
-        assert!(tree.insert_block(&blocks[1]).is_err());
+        assert_eq!(
+            tree.insert_block(&blocks[1]),
+            Err(Rejection::BadEncoding(EncodingError::HashMismatch {
+                stated: blocks[0].hash,
+                computed: honest,
+            }))
+        );
+        assert!(tree.is_empty());
+    }
+
+    #[test]
+    fn refuses_a_block_whose_entries_are_not_its_headers() {
+        let mut blocks = chain(1, "a", 1_767_225_600_000);
+        blocks[1].entries.push(Entry::Data {
+            data: "slipped in".into(),
+        });
+        let mut tree = BlockTree::new();
+        assert!(matches!(
+            tree.insert_block(&blocks[1]),
+            Err(Rejection::WrongMerkleRoot { .. })
+        ));
         assert!(tree.is_empty());
     }
 }

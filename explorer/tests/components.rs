@@ -8,11 +8,14 @@ use std::sync::Arc;
 
 use explorer::api::Api;
 use explorer::check::check_chain;
+use explorer::clock::{monotonic_ms, now_ms};
 use explorer::layout::synthetic_tree;
 use explorer::state::{Checked, Network, Phase, Validation};
+use explorer::token::STORAGE_KEY;
 use explorer::tree::BlockTree;
 use explorer::ui::{
-    ChartsPanel, FeedPanel, InspectorPanel, NodesPanel, TreePanel, ValidationPanel,
+    ChartsPanel, FeedPanel, InspectorPanel, NodesPanel, Shell, TokenField, TreePanel,
+    ValidationPanel,
 };
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
@@ -197,6 +200,104 @@ async fn nodes_panel_shows_a_row_per_node_and_each_click_shows_its_outcome() {
 }
 
 #[wasm_bindgen_test]
+async fn the_page_shows_its_panels_once_the_manager_has_listed_its_nodes() {
+    let net = offline_network();
+    let host = mount(net, Shell);
+    settle().await;
+    TimeoutFuture::new(100).await;
+    // The header comes at once; the panels wait, so they do not jump.
+    assert!(host.query_selector("header #connection").unwrap().is_some());
+    assert!(host.query_selector("header input#token").unwrap().is_some());
+    assert!(all(&host, "main section").is_empty());
+
+    net.set_nodes(three_nodes());
+    until("the nodes panel", || {
+        host.query_selector("#nodes").unwrap().is_some()
+    })
+    .await;
+    assert_eq!(
+        all(&host, "#nodes tbody tr").len(),
+        3,
+        "the rows are there when the panel appears"
+    );
+    until("every panel", || all(&host, "main section").len() == 6).await;
+    let order: Vec<String> = all(&host, "main section").iter().map(|s| s.id()).collect();
+    assert_eq!(
+        order,
+        [
+            "nodes",
+            "tree",
+            "inspector",
+            "validation",
+            "charts",
+            "activity"
+        ]
+    );
+}
+
+fn session_storage() -> web_sys::Storage {
+    web_sys::window()
+        .unwrap()
+        .session_storage()
+        .unwrap()
+        .unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn token_field_keeps_the_token_for_the_tab_and_restores_it_on_mount() {
+    let storage = session_storage();
+    // A token kept by an earlier page of this tab comes back on mount.
+    storage.set_item(STORAGE_KEY, "kept-token").unwrap();
+    let net = offline_network();
+    let host = mount(net, TokenField);
+    settle().await;
+    let input: HtmlInputElement = one(&host, "input#token").unchecked_into();
+    assert_eq!(input.type_(), "password");
+    assert_eq!(input.value(), "kept-token");
+    assert_eq!(net.token.get_untracked().as_deref(), Some("kept-token"));
+    assert!(
+        net.api()
+            .events_url()
+            .ends_with("/events?access_token=kept-token")
+    );
+    // Labelled, with its hint read out with it.
+    assert_eq!(text(&one(&host, "label[for=token]")), "Token");
+    let hint = input.get_attribute("aria-describedby").unwrap();
+    assert!(text(&one(&host, &format!("#{hint}"))).contains("kept in this tab"));
+
+    // A new token, pasted with a newline, is taken on change and kept.
+    input.set_value(" fresh-token\n");
+    input
+        .dispatch_event(&web_sys::Event::new("change").unwrap())
+        .unwrap();
+    settle().await;
+    assert_eq!(net.token.get_untracked().as_deref(), Some("fresh-token"));
+    assert_eq!(
+        storage.get_item(STORAGE_KEY).unwrap().as_deref(),
+        Some("fresh-token")
+    );
+    assert_eq!(input.value(), "fresh-token");
+
+    // Emptied and submitted with the button: no token, none kept.
+    input.set_value("");
+    one(&host, "form.token button[type=submit]")
+        .unchecked_into::<HtmlElement>()
+        .click();
+    settle().await;
+    assert_eq!(net.token.get_untracked(), None);
+    assert_eq!(storage.get_item(STORAGE_KEY).unwrap(), None);
+    assert!(net.api().events_url().ends_with("/events"));
+
+    // Nothing kept: a fresh mount starts without a token.
+    let again = offline_network();
+    let host = mount(again, TokenField);
+    settle().await;
+    let input: HtmlInputElement = one(&host, "input#token").unchecked_into();
+    assert_eq!(input.value(), "");
+    assert_eq!(again.token.get_untracked(), None);
+}
+
+#[wasm_bindgen_test]
 async fn tree_draws_forks_stale_blocks_and_labelled_tips() {
     let main = regtest_chain(6, "a");
     let fork = extend(&main[..4], 2, "b");
@@ -294,7 +395,7 @@ async fn feed_says_events_in_plain_words_and_rows_follow_them() {
 #[wasm_bindgen_test]
 async fn validation_says_valid_and_a_tampered_copy_fails_at_that_block() {
     let chain = regtest_chain(8, "honest");
-    let report = check_chain(Preset::Regtest, &chain, js_sys::Date::now() as u64, || 0.0);
+    let report = check_chain(Preset::Regtest, &chain, now_ms(), || 0.0);
     let net = offline_network();
     net.validation.set(Some(Validation {
         node_id: "aaaaaaaa11111111".into(),
@@ -401,10 +502,7 @@ async fn charts_draw_interval_and_difficulty() {
 #[wasm_bindgen_test]
 async fn benchmark_validation_speed() {
     let chain = regtest_chain(2_000, "bench");
-    let performance = web_sys::window().unwrap().performance().unwrap();
-    let report = check_chain(Preset::Regtest, &chain, js_sys::Date::now() as u64, || {
-        performance.now()
-    });
+    let report = check_chain(Preset::Regtest, &chain, now_ms(), monotonic_ms);
     assert!(report.is_valid());
     assert_eq!(report.blocks_checked, 2_001);
     console_log!(
@@ -419,23 +517,22 @@ async fn benchmark_validation_speed() {
 /// and drawn. Printed, not asserted: timings depend on the machine.
 #[wasm_bindgen_test]
 async fn benchmark_tree_of_10000_blocks_with_6_tips() {
-    let performance = web_sys::window().unwrap().performance().unwrap();
     let tree = synthetic_tree(10_000, 6, 250);
     assert_eq!(tree.tips().len(), 6);
     let total = tree.len();
 
-    let started = performance.now();
+    let started = monotonic_ms();
     let layout = explorer::layout::layout(&tree);
-    let layout_ms = performance.now() - started;
+    let layout_ms = monotonic_ms() - started;
     assert_eq!(layout.blocks.len(), total);
 
     let net = offline_network();
     net.tree.set(tree);
-    let started = performance.now();
+    let started = monotonic_ms();
     let host = mount(net, TreePanel);
     // Reading the geometry makes the browser lay the drawing out now.
     let _ = one(&host, "#tree-svg").get_bounding_client_rect();
-    let first_draw_ms = performance.now() - started;
+    let first_draw_ms = monotonic_ms() - started;
     let drawn = all(&host, "g.block").len();
     assert!(
         drawn > 0 && drawn < total,
@@ -465,7 +562,7 @@ async fn benchmark_tree_of_10000_blocks_with_6_tips() {
         timestamp: header.timestamp + 1_000,
         ..header
     };
-    let started = performance.now();
+    let started = monotonic_ms();
     net.tree.update(|t| {
         let hash = t.insert_header(next).unwrap();
         t.set_tip("node-0", hash);
@@ -479,7 +576,7 @@ async fn benchmark_tree_of_10000_blocks_with_6_tips() {
             .iter()
             .any(|b| b.get_attribute("data-height").as_deref() == Some("10000"))
         {
-            update_ms = performance.now() - started;
+            update_ms = monotonic_ms() - started;
             seen = true;
             break;
         }

@@ -4,8 +4,14 @@
 //! in the tree, inspect it, validate the node's chain, tamper a block and
 //! see why it fails, make a fork and watch the reorganization, mine with the
 //! whole network, restart and add nodes, shut one down, shut all down and
-//! see the page go offline, then reconnect by itself to a new manager.
-//! Screenshots of each step go to `target/e2e-screenshots/`.
+//! see the page go offline, then reconnect by itself to a new manager. A
+//! second story drives a manager started with `--token`: refused without
+//! it, working once it is entered in the token field. Screenshots of each
+//! step go to `target/e2e-screenshots/`.
+//!
+//! Processes are started with `node::testing` (the manager's announcement)
+//! and the WebDriver server is awaited with its `wait_until`; the stories
+//! run one at a time, as each drives a browser, a manager and three nodes.
 //!
 //! Needs `explorer/dist` (built by `cargo xtask test`; built here with trunk
 //! when missing) and `/usr/bin/chromedriver` + `/usr/bin/chromium`. With
@@ -13,16 +19,18 @@
 //! audited with axe-core; `E2E_BROWSER=firefox` drives Firefox instead.
 #![cfg(not(target_arch = "wasm32"))]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
+use node::testing::{
+    ANNOUNCE_TIMEOUT, Announced, http_client, spawn_announced, wait_exit, wait_until,
+};
 use serde_json::{Value, json};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -32,6 +40,13 @@ const FIREFOX: &str = "/usr/bin/firefox-esr";
 const POLL: Duration = Duration::from_millis(200);
 /// …at most this many times (60 s).
 const MAX_POLLS: u32 = 300;
+/// What the manager prints once it listens, and once its nodes are up.
+const MANAGER_LISTENING: &str = "manager listening on http://";
+const NETWORK_READY: &str = "network ready: ";
+
+/// One story at a time: each drives a browser, a manager and its nodes,
+/// which is all two cores can take without making every wait slow.
+static ONE_STORY_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -61,6 +76,14 @@ fn run(command: &mut Command) {
     assert!(status.success(), "{command:?} failed: {status}");
 }
 
+/// Sends `signal` to the process group led by `pid`.
+fn signal_group(pid: u32, signal: &str) {
+    let _ = Command::new("kill")
+        .args([signal, "--", &format!("-{pid}")])
+        .stderr(Stdio::null())
+        .status();
+}
+
 /// A process in its own process group; dropping it ends the whole group,
 /// also when the test panics.
 struct Group {
@@ -77,61 +100,69 @@ impl Group {
             .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
         Self { name, child }
     }
-
-    fn signal(&self, signal: &str) {
-        let _ = Command::new("kill")
-            .args([signal, "--", &format!("-{}", self.child.id())])
-            .stderr(Stdio::null())
-            .status();
-    }
-
-    /// Whether it exited within `wait`.
-    fn exited_within(&mut self, wait: Duration) -> bool {
-        let deadline = Instant::now() + wait;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        false
-    }
 }
 
 impl Drop for Group {
     fn drop(&mut self) {
-        self.signal("-KILL");
+        signal_group(self.child.id(), "-KILL");
         let _ = self.child.wait();
         eprintln!("e2e: {} stopped", self.name);
     }
 }
 
-/// The manager: asked to shut its network down on drop (its nodes run in
-/// process groups of their own), then killed if it has not exited.
+/// The manager, in a process group of its own: asked to shut its network
+/// down on drop (its nodes run in process groups of their own), then the
+/// whole group is killed, also when the test panics.
 struct Manager {
-    group: Group,
+    process: Announced,
     address: String,
+    /// The token it was started with, which `/shutdown/all` needs.
+    token: Option<String>,
+    log: PathBuf,
 }
 
-impl Drop for Manager {
-    fn drop(&mut self) {
-        if !matches!(self.group.child.try_wait(), Ok(Some(_))) {
-            let _ = http_get(&self.address, "/shutdown/all");
-            if !self.group.exited_within(Duration::from_secs(15)) {
-                self.group.signal("-INT");
-                self.group.exited_within(Duration::from_secs(5));
-            }
+impl Manager {
+    /// Waits for the manager to say every node is up.
+    fn wait_ready(&self) {
+        if self
+            .process
+            .next_line(NETWORK_READY, ANNOUNCE_TIMEOUT)
+            .is_none()
+        {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            panic!(
+                "the manager's network was not ready within {ANNOUNCE_TIMEOUT:?}; its log:\n{log}"
+            );
         }
     }
 }
 
+impl Drop for Manager {
+    fn drop(&mut self) {
+        let child = &mut self.process.child;
+        if !matches!(child.try_wait(), Ok(Some(_))) {
+            let _ = http_get(&self.address, "/shutdown/all", self.token.as_deref());
+            if wait_exit(child, Duration::from_secs(15)).is_none() {
+                signal_group(child.id(), "-INT");
+                wait_exit(child, Duration::from_secs(5));
+            }
+        }
+        signal_group(child.id(), "-KILL");
+        let _ = child.wait();
+        eprintln!("e2e: the manager stopped");
+    }
+}
+
 /// A bare HTTP GET for the clean-up path, where no async runtime may be left.
-fn http_get(address: &str, path: &str) -> std::io::Result<String> {
+fn http_get(address: &str, path: &str, token: Option<&str>) -> std::io::Result<String> {
     let mut stream = TcpStream::connect(address)?;
     stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+    let authorization = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\n{authorization}Connection: close\r\n\r\n"
     )?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer)?;
@@ -292,14 +323,17 @@ fn manager_binary() -> PathBuf {
 }
 
 fn start_manager(data: &Path, dist: &Path) -> Manager {
-    start_manager_on(data, dist, "0")
+    start_manager_on(data, dist, "0", None)
 }
 
-fn start_manager_on(data: &Path, dist: &Path, port: &str) -> Manager {
-    let log = std::fs::File::options()
+/// A manager on `port` ("0": any) with three regtest nodes, and with
+/// `token` if given; returns once its network is ready.
+fn start_manager_on(data: &Path, dist: &Path, port: &str, token: Option<&str>) -> Manager {
+    let log = data.join("manager.log");
+    let log_file = std::fs::File::options()
         .create(true)
         .append(true)
-        .open(data.join("manager.log"))
+        .open(&log)
         .expect("manager log");
     let mut command = Command::new(manager_binary());
     command
@@ -317,35 +351,23 @@ fn start_manager_on(data: &Path, dist: &Path, port: &str) -> Manager {
         .arg(data.join("nodes"))
         .arg("--explorer-dir")
         .arg(dist)
-        .stdout(Stdio::piped())
-        .stderr(log);
-    let mut group = Group::spawn("manager", &mut command);
-    let stdout = group.child.stdout.take().expect("manager stdout");
-    let (lines, announced) = mpsc::channel();
-    // Reads the announcement, then keeps draining so the manager never blocks on a full pipe.
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = lines.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match announced.recv_timeout(left) {
-            Ok(line) => {
-                if let Some(url) = line.trim().strip_prefix("manager listening on http://") {
-                    return Manager {
-                        group,
-                        address: url.trim_end_matches('/').to_owned(),
-                    };
-                }
-            }
-            Err(_) => {
-                let log = std::fs::read_to_string(data.join("manager.log")).unwrap_or_default();
-                panic!("the manager did not announce its address within 60 s; its log:\n{log}");
-            }
-        }
-    }
+        .args(token.into_iter().flat_map(|t| ["--token", t]))
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stderr(log_file);
+    let process = spawn_announced(&mut command, MANAGER_LISTENING, ANNOUNCE_TIMEOUT)
+        .unwrap_or_else(|err| {
+            let log = std::fs::read_to_string(&log).unwrap_or_default();
+            panic!("the manager did not announce its address: {err}; its log:\n{log}");
+        });
+    let manager = Manager {
+        address: process.rest.clone(),
+        process,
+        token: token.map(str::to_owned),
+        log,
+    };
+    manager.wait_ready();
+    manager
 }
 
 /// The browser the test drives: Chromium, or Firefox with
@@ -371,8 +393,9 @@ impl Browser {
         }
     }
 
-    /// Starts the WebDriver server on a free port.
-    fn start_driver(self) -> (Group, u16) {
+    /// Starts the WebDriver server on a free port and waits until its
+    /// `/status` says it is ready for a session.
+    async fn start_driver(self) -> (Group, u16) {
         let port = free_port();
         let mut command = match self {
             Self::Chromium => {
@@ -390,13 +413,20 @@ impl Browser {
             "the WebDriver server",
             command.stdout(Stdio::null()).stderr(Stdio::null()),
         );
-        for _ in 0..MAX_POLLS {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return (group, port);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("the WebDriver server did not listen on port {port}");
+        let status = format!("http://127.0.0.1:{port}/status");
+        let client = http_client();
+        wait_until(
+            "the WebDriver server to be ready",
+            MAX_POLLS,
+            Duration::from_millis(100),
+            || async {
+                let answer = client.get(&status).send().await.ok()?;
+                let body: Value = answer.json().await.ok()?;
+                body["value"]["ready"].as_bool().filter(|ready| *ready)
+            },
+        )
+        .await;
+        (group, port)
     }
 
     async fn session(self, port: u16, profile: &Path) -> Client {
@@ -453,11 +483,12 @@ fn row(address: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_mines_validates_tampers_and_shuts_down() {
+    let _alone = ONE_STORY_AT_A_TIME.lock().await;
     let dist = ensure_dist();
     let temp = TempDir::new();
     let manager = start_manager(&temp.0, &dist);
     let browser = Browser::chosen();
-    let (_driver, port) = browser.start_driver();
+    let (_driver, port) = browser.start_driver().await;
     let client = browser.session(port, &temp.0.join("profile")).await;
     SHOTS.set(browser.name()).ok();
     let page = format!("http://{}/", manager.address);
@@ -724,7 +755,7 @@ async fn a_person_mines_validates_tampers_and_shuts_down() {
     // itself and shows the new network.
     let port = manager.address.rsplit(':').next().unwrap().to_owned();
     drop(manager);
-    let manager = start_manager_on(&temp.0, &dist, &port);
+    let manager = start_manager_on(&temp.0, &dist, &port, None);
     wait_text(&client, "#connection", "the live badge again", |t| {
         t == "Live"
     })
@@ -746,6 +777,109 @@ async fn a_person_mines_validates_tampers_and_shuts_down() {
 
     client.close().await.expect("the browser closes");
     drop(manager);
+}
+
+/// A manager started with `--token` (needs the manager's `--token` flag).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_enters_the_token_a_manager_asks_for() {
+    let _alone = ONE_STORY_AT_A_TIME.lock().await;
+    const TOKEN: &str = "e2e-token-5f3a9c";
+    let dist = ensure_dist();
+    let temp = TempDir::new();
+    let manager = start_manager_on(&temp.0, &dist, "0", Some(TOKEN));
+    let browser = Browser::chosen();
+    let (_driver, port) = browser.start_driver().await;
+    let client = browser.session(port, &temp.0.join("profile")).await;
+    SHOTS.set(browser.name()).ok();
+    let page = format!("http://{}/", manager.address);
+    client.goto(&page).await.expect("the explorer loads");
+
+    // The rows are there (reads need no token), but the event stream does.
+    wait_count(&client, "tbody tr", "three node rows", |n| n == 3).await;
+    wait_text(&client, "#connection", "the offline badge", |t| {
+        t.starts_with("Offline")
+    })
+    .await;
+    let addresses: Vec<String> = futures_text(&client, "tbody tr th").await;
+    let first = addresses[0].clone();
+    wait_text(
+        &client,
+        &format!("{} td .badge", row(&first)),
+        "a running node",
+        |t| t == "running",
+    )
+    .await;
+
+    // Without the token a click is refused, and the row says what to do.
+    let result = format!("{} [data-field=result]", row(&first));
+    click(
+        &client,
+        &format!("{} button[data-action=mine]", row(&first)),
+    )
+    .await;
+    let refused = wait_text(&client, &result, "the refusal", |t| t.starts_with("Error")).await;
+    assert!(refused.contains("the manager needs a token"), "{refused}");
+    screenshot(&client, "09-token-needed").await;
+
+    // A wrong token is refused too, in other words.
+    enter_token(&client, "not-the-token").await;
+    click(
+        &client,
+        &format!("{} button[data-action=mine]", row(&first)),
+    )
+    .await;
+    let wrong = wait_text(&client, &result, "the wrong token's refusal", |t| {
+        t.starts_with("Error") && t != refused
+    })
+    .await;
+    assert!(wrong.contains("refused the token"), "{wrong}");
+
+    // With the right one the stream opens and the click works.
+    enter_token(&client, TOKEN).await;
+    wait_text(&client, "#connection", "the live badge", |t| t == "Live").await;
+    let height = mine(&client, &first).await;
+    assert!(height >= 1);
+    wait_text(
+        &client,
+        &format!("{} [data-field=height]", row(&first)),
+        "the row's height",
+        |t| t == height.to_string(),
+    )
+    .await;
+    show(&client, "body").await;
+    screenshot(&client, "10-token-accepted").await;
+
+    // A reload in the same tab keeps the token.
+    client.refresh().await.expect("the page reloads");
+    wait_text(
+        &client,
+        "#connection",
+        "the live badge after a reload",
+        |t| t == "Live",
+    )
+    .await;
+    let kept = client
+        .find(Locator::Css("#token"))
+        .await
+        .expect("the token field")
+        .prop("value")
+        .await
+        .expect("its value");
+    assert_eq!(kept.as_deref(), Some(TOKEN));
+
+    client.close().await.expect("the browser closes");
+    drop(manager);
+}
+
+/// Types `token` into the token field and presses **Use token**.
+async fn enter_token(client: &Client, token: &str) {
+    let field = client
+        .find(Locator::Css("#token"))
+        .await
+        .expect("the token field");
+    field.clear().await.expect("clear");
+    field.send_keys(token).await.expect("type");
+    click(client, "form.token button[type=submit]").await;
 }
 
 /// Runs axe-core (from the file `E2E_AXE` names) on the page: the rules it

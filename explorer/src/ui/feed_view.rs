@@ -2,19 +2,9 @@
 
 use leptos::prelude::*;
 
+use crate::clock::time_of_day;
 use crate::feed::FeedLine;
 use crate::state::Network;
-
-/// "14:03:07" in the reader's time zone.
-fn clock(ms: u64) -> String {
-    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
-    format!(
-        "{:02}:{:02}:{:02}",
-        date.get_hours(),
-        date.get_minutes(),
-        date.get_seconds()
-    )
-}
 
 #[component]
 pub fn FeedPanel() -> impl IntoView {
@@ -35,7 +25,7 @@ pub fn FeedPanel() -> impl IntoView {
                     children=move |line: FeedLine| {
                         view! {
                             <li class:warning=line.warning>
-                                <time>{clock(line.at)}</time>
+                                <time>{time_of_day(line.at)}</time>
                                 " "
                                 <span>{line.text}</span>
                             </li>

@@ -6,16 +6,9 @@ use leptos::task::spawn_local;
 use shared::api::NodeState;
 use shared::{Block, BlockHash, Entry, Header};
 
+use crate::clock::iso_time;
 use crate::format::short_hash;
 use crate::state::Network;
-
-/// A millisecond timestamp as an ISO date and time (UTC).
-pub fn iso_time(ms: u64) -> String {
-    js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64))
-        .to_iso_string()
-        .as_string()
-        .unwrap_or_else(|| ms.to_string())
-}
 
 /// Leading zero hex digits of a hash: what "difficulty" looks like.
 fn leading_zeros(hex: &str) -> usize {

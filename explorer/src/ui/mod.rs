@@ -1,16 +1,21 @@
-//! The page: a header with the connection badge and the section links, and
-//! one `<section>` per panel. [`App`] starts following the network;
-//! [`Shell`] is the same page without that, for component tests.
+//! The page: a header with the connection badge, the token field and the
+//! section links, and one `<section>` per panel. [`App`] starts following
+//! the network; [`Shell`] is the same page without that, for component
+//! tests (its panels appear once something calls [`Network::mark_heard`],
+//! e.g. [`Network::set_nodes`]).
 
 mod charts;
 mod feed_view;
 mod inspector;
 mod nodes;
 mod outcome;
+mod token_field;
 mod tree_view;
 mod validation;
 
+use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
 use crate::api::Api;
 use crate::live::Connection;
@@ -20,6 +25,7 @@ pub use charts::ChartsPanel;
 pub use feed_view::FeedPanel;
 pub use inspector::InspectorPanel;
 pub use nodes::NodesPanel;
+pub use token_field::TokenField;
 pub use tree_view::TreePanel;
 pub use validation::{ValidationPanel, run_validation};
 
@@ -28,17 +34,44 @@ pub use validation::{ValidationPanel, run_validation};
 pub fn App() -> impl IntoView {
     let net = Network::new(Api::from_location());
     provide_context(net);
+    let page = view! { <Shell/> };
+    // After the shell, whose token field restores a kept token, so the
+    // event stream opens with it.
     crate::sync::start(net);
-    view! { <Shell/> }
+    page
 }
 
+/// Rows of panels in `<main>`, shown one after the other.
+const PANEL_ROWS: u8 = 4;
+
 /// Every panel, reading the [`Network`] in context.
+///
+/// The panels appear once the manager has answered (see
+/// [`Network::heard`]), top row first and one row per browser task: new
+/// content only below what is already drawn moves nothing on the page, and
+/// no single task builds the whole page, so the page answers input while
+/// it fills in.
 #[component]
 pub fn Shell() -> impl IntoView {
+    let net = expect_context::<Network>();
+    let rows = RwSignal::new(0u8);
+    Effect::new(move |_| {
+        if net.heard.get() && rows.get_untracked() == 0 {
+            spawn_local(async move {
+                for row in 1..=PANEL_ROWS {
+                    rows.set(row);
+                    TimeoutFuture::new(0).await;
+                }
+            });
+        }
+    });
     view! {
         <header class="top">
-            <h1>"powplay explorer"</h1>
-            <ConnectionBadge/>
+            <div class="masthead">
+                <h1>"powplay explorer"</h1>
+                <ConnectionBadge/>
+                <TokenField/>
+            </div>
             <nav aria-label="Sections">
                 <ul>
                     <li><a href="#nodes">"Nodes"</a></li>
@@ -51,18 +84,35 @@ pub fn Shell() -> impl IntoView {
             </nav>
         </header>
         <main>
-            <NodesPanel/>
-            <TreePanel/>
-            <div class="columns">
-                <InspectorPanel/>
-                <ValidationPanel/>
-            </div>
-            <div class="columns">
-                <ChartsPanel/>
-                <FeedPanel/>
-            </div>
+            {in_turn(rows, 1, || view! { <NodesPanel/> }.into_any())}
+            {in_turn(rows, 2, || view! { <TreePanel/> }.into_any())}
+            {in_turn(rows, 3, || {
+                view! {
+                    <div class="columns">
+                        <InspectorPanel/>
+                        <ValidationPanel/>
+                    </div>
+                }
+                .into_any()
+            })}
+            {in_turn(rows, 4, || {
+                view! {
+                    <div class="columns">
+                        <ChartsPanel/>
+                        <FeedPanel/>
+                    </div>
+                }
+                .into_any()
+            })}
         </main>
     }
+}
+
+/// `panel` once `rows` reaches `row`, built once (not again on later rows).
+/// One function for every panel, so the page's code holds it once.
+fn in_turn(rows: RwSignal<u8>, row: u8, panel: fn() -> AnyView) -> impl IntoView {
+    let visible = Memo::new(move |_| rows.get() >= row);
+    move || visible.get().then(panel)
 }
 
 /// Live, connecting, or offline with the seconds until the next try.

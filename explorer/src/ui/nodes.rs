@@ -7,6 +7,7 @@ use std::pin::Pin;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::api::{NodeState, NodeSummary};
+use shared::events::EventKind;
 
 use super::outcome::OutcomeText;
 use super::validation::run_validation;
@@ -93,21 +94,18 @@ pub fn NodesPanel() -> impl IntoView {
         let api = net.api();
         network_action(net, "Shutting every node down…", async move {
             api.shutdown_all().await.map(|report| {
-                // The manager stops too, so no later list will say this.
-                let gone = |address: &String| {
-                    report.stopped.contains(address) || report.killed.contains(address)
-                };
-                let mut ids = Vec::new();
-                net.nodes.update(|nodes| {
-                    for node in nodes.iter_mut().filter(|n| gone(&n.address)) {
-                        node.state = NodeState::Stopped;
-                        node.mining = false;
-                        node.hash_rate = 0.0;
-                        ids.push(node.id.clone());
+                // The manager stops too, so no later list or event will say
+                // this: the report stands in for their `node_stopped` events.
+                let ended = [(&report.stopped, "stopped"), (&report.killed, "killed")];
+                for (addresses, outcome) in ended {
+                    for address in addresses {
+                        let stopped = EventKind::NodeStopped {
+                            address: address.clone(),
+                            outcome: outcome.to_owned(),
+                        };
+                        net.node_stopped(address, &stopped);
                     }
-                });
-                net.tree
-                    .update(|tree| ids.iter().for_each(|id| tree.remove_tip(id)));
+                }
                 let mut text = report.message;
                 if !report.killed.is_empty() {
                     text.push_str(&format!(" (had to kill {})", report.killed.join(", ")));

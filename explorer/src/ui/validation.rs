@@ -8,20 +8,9 @@ use leptos::task::spawn_local;
 use shared::Preset;
 
 use crate::check::{CheckReport, Tamper, TamperField, apply_tamper, check_chain};
+use crate::clock::{monotonic_ms, now_ms};
 use crate::format::{count, short_hash};
 use crate::state::{Checked, Network, Phase, Validation};
-
-/// The browser's clocks: wall time for the drift rule, a monotonic one for
-/// the speed figure.
-fn now_ms() -> u64 {
-    js_sys::Date::now() as u64
-}
-
-fn monotonic_ms() -> f64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
-        .map_or_else(js_sys::Date::now, |p| p.now())
-}
 
 /// **Validate**: downloads `node_id`'s chain and checks it, showing each
 /// step in the validation panel.
