@@ -438,6 +438,17 @@ impl Links {
         self.table().is_empty()
     }
 
+    /// The link's last measured round-trip time.
+    pub fn rtt(&self, address: &str) -> Option<std::time::Duration> {
+        let rtt = self
+            .table()
+            .get(address)?
+            .stats
+            .rtt_us
+            .load(Ordering::Relaxed);
+        (rtt > 0).then(|| std::time::Duration::from_micros(rtt))
+    }
+
     pub fn conditions(&self, address: &str) -> Option<LinkConditions> {
         self.table().get(address).map(|p| p.shaper.conditions())
     }

@@ -22,8 +22,20 @@ use super::PeerTip;
 use crate::clock::now_ms;
 use crate::node::{Accepted, Node, Source};
 
-/// A block asked for and not received within this is asked for again.
+/// A block asked for and not received within this is asked for again,
+/// when the peer's round-trip time is not known yet.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+/// Otherwise: two round trips plus this, at least `MIN_REQUEST_TIMEOUT`,
+/// so a slow link is not asked twice and a lost answer on a fast one is
+/// noticed soon.
+const REQUEST_SLACK: Duration = Duration::from_millis(500);
+const MIN_REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
+
+fn request_timeout(rtt: Option<Duration>) -> Duration {
+    rtt.map_or(REQUEST_TIMEOUT, |rtt| {
+        (rtt * 2 + REQUEST_SLACK).max(MIN_REQUEST_TIMEOUT)
+    })
+}
 /// How often requests are checked for timeouts.
 pub const RETRY_EVERY: Duration = Duration::from_millis(500);
 /// How often every peer is asked for headers after our locator.
@@ -113,12 +125,17 @@ impl Requests {
         }
     }
 
-    /// Takes the requests older than the timeout, with the peer asked.
-    fn expired(&self, now: Instant) -> Vec<(BlockHash, String)> {
+    /// Takes the requests older than their peer's timeout, with the peer
+    /// asked.
+    fn expired(
+        &self,
+        now: Instant,
+        timeout: impl Fn(&str) -> Duration,
+    ) -> Vec<(BlockHash, String)> {
         let mut map = self.map();
         let old: Vec<(BlockHash, String)> = map
             .iter()
-            .filter(|(_, r)| now.saturating_duration_since(r.at) >= REQUEST_TIMEOUT)
+            .filter(|(_, r)| now.saturating_duration_since(r.at) >= timeout(&r.peer))
             .map(|(h, r)| (*h, r.peer.clone()))
             .collect();
         for (hash, _) in &old {
@@ -385,7 +402,8 @@ async fn on_block(
 /// Asks again for blocks whose request timed out, from another peer that
 /// has them if there is one.
 pub fn retry_requests(node: &Node) {
-    for (hash, asked) in node.links.requests.expired(Instant::now()) {
+    let timeout = |peer: &str| request_timeout(node.links.rtt(peer));
+    for (hash, asked) in node.links.requests.expired(Instant::now(), timeout) {
         if node.tree().has_block(&hash) {
             continue;
         }
@@ -419,6 +437,19 @@ mod tests {
     }
 
     #[test]
+    fn a_request_waits_two_round_trips_and_some_slack() {
+        assert_eq!(request_timeout(None), REQUEST_TIMEOUT);
+        assert_eq!(
+            request_timeout(Some(Duration::from_micros(200))),
+            MIN_REQUEST_TIMEOUT
+        );
+        assert_eq!(
+            request_timeout(Some(Duration::from_millis(600))),
+            Duration::from_millis(1700)
+        );
+    }
+
+    #[test]
     fn a_block_is_asked_of_one_peer_at_a_time() {
         let requests = Requests::default();
         let now = Instant::now();
@@ -449,12 +480,10 @@ mod tests {
         let start = Instant::now();
         requests.claim("a", &[hash(1), hash(2)], start);
         assert_eq!(requests.arrived("b", &hash(1)), (false, true));
-        assert!(
-            requests
-                .expired(start + Duration::from_millis(10))
-                .is_empty()
-        );
-        let expired = requests.expired(start + REQUEST_TIMEOUT);
+        let fixed = |_: &str| REQUEST_TIMEOUT;
+        let early = requests.expired(start + Duration::from_millis(10), fixed);
+        assert!(early.is_empty());
+        let expired = requests.expired(start + REQUEST_TIMEOUT, fixed);
         assert_eq!(expired, vec![(hash(2), "a".to_owned())]);
         assert!(requests.is_empty());
     }
