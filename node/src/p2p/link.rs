@@ -366,9 +366,6 @@ async fn run(
         id: theirs.node_id.clone(),
         direction,
     });
-    if direction == LinkDirection::Inbound {
-        node.save_peers();
-    }
     let tip = PeerTip {
         height: theirs.best_height,
         work: theirs.best_work(),
@@ -468,10 +465,6 @@ async fn session(
         if node.links.is_down(address) {
             continue;
         }
-        if !bucket.take(Instant::now()) {
-            closer.cancel();
-            return node.ban(address, id, "a flood of messages past the rate limit");
-        }
         stats
             .bytes_received
             .fetch_add(frame.len() as u64, Ordering::Relaxed);
@@ -482,6 +475,16 @@ async fn session(
                 return node.ban(address, id, &format!("a bad frame: {error}"));
             }
         };
+        // A block we asked for is bounded by what we ask, so a fast sync
+        // never counts as a flood; everything else is rate-limited.
+        let asked = match &message {
+            Message::Block { block } => node.links.requests.is_asked_of(address, &block.0.hash),
+            _ => false,
+        };
+        if !asked && !bucket.take(Instant::now()) {
+            closer.cancel();
+            return node.ban(address, id, "a flood of messages past the rate limit");
+        }
         match message {
             Message::Ping { nonce } => {
                 node.links.send(address, &Message::Pong { nonce });

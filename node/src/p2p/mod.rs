@@ -400,6 +400,14 @@ impl Links {
         }
     }
 
+    /// Whether `address` is known to have (or to have told us of) `hash`.
+    pub fn knows(&self, address: &str, hash: &BlockHash) -> bool {
+        self.table()
+            .get(address)
+            .and_then(|p| p.live.as_ref())
+            .is_some_and(|l| l.known.contains(hash))
+    }
+
     /// Connected peers known to have `hash`.
     pub fn peers_with(&self, hash: &BlockHash) -> Vec<String> {
         self.table()
