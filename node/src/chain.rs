@@ -231,6 +231,33 @@ impl BlockTree {
         hashes
     }
 
+    /// A locator from `tip` back through its own ancestry, which may be
+    /// headers only: what a node asks with to go on after a full batch of
+    /// headers, before it has their blocks. Same spacing as [`Self::locator`].
+    pub fn locator_from(&self, tip: BlockHash) -> Vec<BlockHash> {
+        let genesis = self.active[0];
+        let mut hashes = Vec::new();
+        let mut cursor = tip;
+        let mut step = 1u64;
+        let mut skip = 0u64;
+        while let Some(entry) = self.entries.get(&cursor) {
+            if entry.header.index == 0 {
+                break;
+            }
+            if skip == 0 {
+                hashes.push(cursor);
+                if hashes.len() >= 10 {
+                    step *= 2;
+                }
+                skip = step;
+            }
+            skip -= 1;
+            cursor = entry.header.previous_hash;
+        }
+        hashes.push(genesis);
+        hashes
+    }
+
     /// Best-chain headers after the first locator hash on our best chain
     /// (after genesis if none is), at most `limit`.
     pub fn headers_after(&self, locator: &[BlockHash], limit: usize) -> Vec<Header> {

@@ -151,6 +151,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     std::io::stdout().flush()?;
 
     let shutdown = node.shutdown.clone();
+    // Peer links are many small messages each way; Nagle's algorithm
+    // (with delayed ACKs) would hold some of them for tens of ms.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, api::app(Arc::clone(&node)))
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await?;

@@ -562,6 +562,8 @@ impl Node {
     }
 
     pub fn status(&self) -> StatusBody {
+        // Read before the tree lock, so it is held for the tree alone.
+        let peers = self.links.peer_infos();
         let tree = self.tree();
         StatusBody {
             id: self.id.clone(),
@@ -575,7 +577,7 @@ impl Node {
             pending_entries: self.pending().len(),
             isolated: self.is_isolated(),
             block_bytes_received: self.links.block_bytes_received.load(Ordering::Relaxed),
-            peers: self.links.peer_infos(),
+            peers,
         }
     }
 

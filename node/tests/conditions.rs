@@ -27,6 +27,10 @@ async fn accepted_at(events: &mut EventStream, hash: BlockHash) -> u64 {
 async fn latency_on_one_link_delays_that_hop_by_at_least_the_latency() {
     let nodes = line(3, &[]);
     linked(&nodes).await;
+    // A first block before the latency is set: each store's first commit
+    // (a fresh redb file growing) is not what this test measures.
+    nodes[0].mine().await;
+    converge("the warm-up block did not spread", &nodes, 1).await;
     // Both directions of the middle-to-end link.
     let slow = json!({ "latency_ms": 300 });
     let at_middle = set_link(
@@ -56,13 +60,24 @@ async fn latency_on_one_link_delays_that_hop_by_at_least_the_latency() {
 
     let mut middle = EventStream::of_node(&nodes[1]).await;
     let mut end = EventStream::of_node(&nodes[2]).await;
-    let mined: shared::api::MinedBody = nodes[0].get("/mine").await;
-    let hash = mined.block.hash;
-    let reached_middle = accepted_at(&mut middle, hash).await;
-    let reached_end = accepted_at(&mut end, hash).await;
-    let hop = reached_end.saturating_sub(reached_middle);
-    assert!(hop >= 300, "the slow hop took {hop} ms");
-    assert!(hop < 1000, "the slow hop took {hop} ms");
+    // Headers first, a hop is three trips over the link (header, getblocks,
+    // block): about 900 ms here. Five blocks, so that one disk stall on
+    // this shared machine does not decide the upper bound: every hop takes
+    // at least the latency, and the median less than a second.
+    let mut hops = Vec::new();
+    for _ in 0..5 {
+        let mined: shared::api::MinedBody = nodes[0].get("/mine").await;
+        let hash = mined.block.hash;
+        let reached_middle = accepted_at(&mut middle, hash).await;
+        let reached_end = accepted_at(&mut end, hash).await;
+        hops.push(reached_end.saturating_sub(reached_middle));
+    }
+    assert!(
+        hops.iter().all(|hop| *hop >= 300),
+        "slow hops took {hops:?} ms"
+    );
+    hops.sort_unstable();
+    assert!(hops[2] < 1000, "slow hops took {hops:?} ms");
 }
 
 #[tokio::test]
@@ -212,4 +227,32 @@ async fn a_new_node_catches_up_from_a_peer_with_headers_first() {
     }
     let new = TestNode::start_with(&["--peer", &old.address]);
     converge("the new node did not catch up", &[old, new], 30).await;
+}
+
+#[tokio::test]
+async fn a_node_far_behind_catches_up_in_several_header_batches() {
+    // More than one `Headers` answer (2000) and many block requests
+    // (128 in flight per peer at most).
+    let params = shared::Preset::Regtest.params();
+    let mut chain = Vec::new();
+    let mut now = params.genesis.header.timestamp;
+    shared::extend_chain(&params, &mut chain, 2100, "long", || {
+        now += 1;
+        now
+    });
+    let ahead = TestNode::start();
+    let response = ahead
+        .post_json("/chain/replace", &json!({ "chain": chain }))
+        .await;
+    assert_eq!(response.status(), 201);
+    let behind = TestNode::start_with(&["--peer", &ahead.address]);
+    // Bounded at two minutes: 2100 blocks validated and committed.
+    wait_until("the node far behind to catch up", 1200, STEP, || async {
+        (behind.status().await.height == 2100).then_some(())
+    })
+    .await;
+    assert_eq!(
+        behind.status().await.best_hash,
+        ahead.status().await.best_hash
+    );
 }

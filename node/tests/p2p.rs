@@ -144,3 +144,36 @@ async fn a_peer_on_another_chain_is_refused_with_the_reason() {
             .all(|l| l.state != LinkState::Connected)
     );
 }
+
+#[tokio::test]
+async fn with_a_token_links_need_it_both_ways() {
+    let a = TestNode::start_with(&["--token", "secret"]);
+    let b = TestNode::start_with(&["--token", "secret", "--peer", &a.address]);
+    let linked = wait_until("b to link with a using the token", 100, STEP, || async {
+        peers(&b)
+            .await
+            .into_iter()
+            .find(|l| l.state == LinkState::Connected)
+    })
+    .await;
+    assert_eq!(linked.address, a.address);
+    // Without the token the upgrade is refused before any WebSocket.
+    let refused = tokio_tungstenite::connect_async(format!("ws://{}/p2p", a.address)).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 401);
+        }
+        other => panic!("expected 401, got {:?}", other.map(|(_, r)| r.status())),
+    }
+    // A node with another token is shown down, with the answer as reason.
+    let c = TestNode::start_with(&["--token", "other", "--peer", &a.address]);
+    let down = wait_until("c's refused link to show", 100, STEP, || async {
+        peers(&c)
+            .await
+            .into_iter()
+            .find(|l| l.state == LinkState::Down && l.last_error.is_some())
+    })
+    .await;
+    let error = down.last_error.unwrap_or_default();
+    assert!(error.contains("401"), "last_error: {error}");
+}

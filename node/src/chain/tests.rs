@@ -570,3 +570,23 @@ fn a_locator_finds_the_fork_point_and_headers_follow_it() {
     assert_eq!(context.last(), Some(&chain[29].header));
     assert_eq!(context.len(), params().context_len());
 }
+
+#[test]
+fn a_locator_from_a_headers_only_tip_walks_its_own_ancestry() {
+    let chain = extend(&genesis(), 30, "a");
+    let mut tree = BlockTree::new(params());
+    let headers = headers(&chain);
+    let missing = tree.insert_headers(&headers, now()).expect("valid headers");
+    assert_eq!(missing.len(), 30);
+    let locator = tree.locator_from(chain[29].hash);
+    assert_eq!(
+        &locator[..10],
+        &hashes(&chain[20..]).into_iter().rev().collect::<Vec<_>>()
+    );
+    // Steps double after ten, and genesis ends it.
+    assert_eq!(locator[10], chain[18].hash);
+    assert_eq!(locator[11], chain[14].hash);
+    assert_eq!(locator.last(), Some(&params().genesis.hash));
+    // The best (block) chain is still genesis alone.
+    assert_eq!(tree.locator(), vec![params().genesis.hash]);
+}

@@ -267,6 +267,23 @@ async fn refuse(transport: &Transport, reason: &str) {
     let _ = transport.outgoing.send(Outbound::Close).await;
 }
 
+/// A peer broke the rules before its hello. One we dialled is banned by
+/// the address we dialled; an inbound one has not said who it is, so it
+/// is only disconnected (banning its source address would, on loopback or
+/// behind a proxy, ban everyone).
+fn before_hello(node: &Node, dialled: Option<&str>, reason: String) -> LinkError {
+    match dialled {
+        Some(address) => {
+            node.ban(address, "", &reason);
+        }
+        None => node.events.emit(EventKind::PeerDisconnected {
+            address: "unknown (before hello)".into(),
+            reason: reason.clone(),
+        }),
+    }
+    LinkError::Protocol(reason)
+}
+
 async fn run(
     node: &Arc<Node>,
     mut transport: Transport,
@@ -295,25 +312,19 @@ async fn run(
             Ok(Message::Hello(hello)) => hello,
             Ok(Message::Reject { reason }) => return Err(LinkError::RefusedByPeer(reason)),
             Ok(_) => {
-                let reason = "a message before hello";
-                refuse(&transport, reason).await;
-                return Err(LinkError::Protocol(reason.into()));
+                let reason = "a message before hello".to_owned();
+                refuse(&transport, &reason).await;
+                return Err(before_hello(node, dialled.as_deref(), reason));
             }
             Err(error) => {
-                // Nothing says who this is yet, so there is no one to ban:
-                // the sender is only disconnected.
                 let reason = format!("an undecodable first frame: {error}");
                 refuse(&transport, &reason).await;
-                node.events.emit(EventKind::PeerDisconnected {
-                    address: dialled.clone().unwrap_or_else(|| "unknown".into()),
-                    reason: reason.clone(),
-                });
-                return Err(LinkError::Protocol(reason));
+                return Err(before_hello(node, dialled.as_deref(), reason));
             }
         },
         Some(Inbound::Bad(reason)) => {
             refuse(&transport, &reason).await;
-            return Err(LinkError::Protocol(reason));
+            return Err(before_hello(node, dialled.as_deref(), reason));
         }
         Some(Inbound::Closed(reason)) => return Err(LinkError::Closed(reason)),
         None => return Err(LinkError::Closed("the socket ended".into())),
@@ -355,9 +366,6 @@ async fn run(
         id: theirs.node_id.clone(),
         direction,
     });
-    if direction == LinkDirection::Inbound {
-        node.save_peers();
-    }
     let tip = PeerTip {
         height: theirs.best_height,
         work: theirs.best_work(),
@@ -457,10 +465,6 @@ async fn session(
         if node.links.is_down(address) {
             continue;
         }
-        if !bucket.take(Instant::now()) {
-            closer.cancel();
-            return node.ban(address, id, "a flood of messages past the rate limit");
-        }
         stats
             .bytes_received
             .fetch_add(frame.len() as u64, Ordering::Relaxed);
@@ -471,6 +475,16 @@ async fn session(
                 return node.ban(address, id, &format!("a bad frame: {error}"));
             }
         };
+        // A block we asked for is bounded by what we ask, so a fast sync
+        // never counts as a flood; everything else is rate-limited.
+        let asked = match &message {
+            Message::Block { block } => node.links.requests.is_asked_of(address, &block.0.hash),
+            _ => false,
+        };
+        if !asked && !bucket.take(Instant::now()) {
+            closer.cancel();
+            return node.ban(address, id, "a flood of messages past the rate limit");
+        }
         match message {
             Message::Ping { nonce } => {
                 node.links.send(address, &Message::Pong { nonce });

@@ -400,6 +400,14 @@ impl Links {
         }
     }
 
+    /// Whether `address` is known to have (or to have told us of) `hash`.
+    pub fn knows(&self, address: &str, hash: &BlockHash) -> bool {
+        self.table()
+            .get(address)
+            .and_then(|p| p.live.as_ref())
+            .is_some_and(|l| l.known.contains(hash))
+    }
+
     /// Connected peers known to have `hash`.
     pub fn peers_with(&self, hash: &BlockHash) -> Vec<String> {
         self.table()
@@ -436,6 +444,17 @@ impl Links {
 
     pub fn is_empty(&self) -> bool {
         self.table().is_empty()
+    }
+
+    /// The link's last measured round-trip time.
+    pub fn rtt(&self, address: &str) -> Option<std::time::Duration> {
+        let rtt = self
+            .table()
+            .get(address)?
+            .stats
+            .rtt_us
+            .load(Ordering::Relaxed);
+        (rtt > 0).then(|| std::time::Duration::from_micros(rtt))
     }
 
     pub fn conditions(&self, address: &str) -> Option<LinkConditions> {

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use indexmap::IndexSet;
 use shared::events::EventKind;
 use shared::p2p::{MAX_BLOCK_REQUEST, MAX_HEADERS, Message, WireHash};
 use shared::{BlockHash, Header};
@@ -22,8 +23,20 @@ use super::PeerTip;
 use crate::clock::now_ms;
 use crate::node::{Accepted, Node, Source};
 
-/// A block asked for and not received within this is asked for again.
+/// A block asked for and not received within this is asked for again,
+/// when the peer's round-trip time is not known yet.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+/// Otherwise: two round trips plus this, at least `MIN_REQUEST_TIMEOUT`,
+/// so a slow link is not asked twice and a lost answer on a fast one is
+/// noticed soon.
+const REQUEST_SLACK: Duration = Duration::from_millis(500);
+const MIN_REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
+
+fn request_timeout(rtt: Option<Duration>) -> Duration {
+    rtt.map_or(REQUEST_TIMEOUT, |rtt| {
+        (rtt * 2 + REQUEST_SLACK).max(MIN_REQUEST_TIMEOUT)
+    })
+}
 /// How often requests are checked for timeouts.
 pub const RETRY_EVERY: Duration = Duration::from_millis(500);
 /// How often every peer is asked for headers after our locator.
@@ -41,12 +54,20 @@ pub enum Stop {
     Close(String),
 }
 
+/// Most block hashes a link remembers to fetch from its peer; more wait
+/// for the next round of headers.
+const MAX_TO_FETCH: usize = 2 * MAX_HEADERS;
+
 /// Per-link state the relay keeps between messages.
 #[derive(Debug, Default)]
 pub struct LinkContext {
     unsolicited: u32,
-    /// Headers it announced that we could not fetch yet (the per-peer
-    /// request bound was reached): ask again once its answers arrive.
+    /// Blocks whose headers this peer sent and that we still lack, oldest
+    /// first; asked for [`MAX_BLOCK_REQUEST`] at a time, topped up as
+    /// answers arrive.
+    to_fetch: IndexSet<BlockHash>,
+    /// Some were left out (the bound above): once `to_fetch` drains, ask
+    /// the peer for headers again.
     more_to_fetch: bool,
 }
 
@@ -59,31 +80,44 @@ struct Request {
 /// Blocks asked for and not yet received: at most one peer per block and
 /// at most [`MAX_BLOCK_REQUEST`] blocks per peer, so memory per peer is
 /// bounded.
+///
+/// A peer that keeps answering is never timed out, however long its queue
+/// of answers: a request expires only when its peer has delivered nothing
+/// for the timeout (Bitcoin's stall detection), so a long sync from one
+/// peer does not ask it for the same bodies twice.
 #[derive(Debug, Default)]
 pub struct Requests {
-    in_flight: Mutex<HashMap<BlockHash, Request>>,
+    in_flight: Mutex<InFlight>,
+}
+
+#[derive(Debug, Default)]
+struct InFlight {
+    requests: HashMap<BlockHash, Request>,
+    /// When each peer with requests out last delivered one.
+    progress: HashMap<String, Instant>,
 }
 
 impl Requests {
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<BlockHash, Request>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, InFlight> {
         self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Of `hashes`, the ones to ask `peer` for now; records them.
     fn claim(&self, peer: &str, hashes: &[BlockHash], now: Instant) -> (Vec<BlockHash>, bool) {
-        let mut map = self.map();
-        let mut load = map.values().filter(|r| r.peer == peer).count();
+        let mut guard = self.lock();
+        let InFlight { requests, .. } = &mut *guard;
+        let mut load = requests.values().filter(|r| r.peer == peer).count();
         let mut claimed = Vec::new();
         let mut truncated = false;
         for hash in hashes {
-            if map.contains_key(hash) {
+            if requests.contains_key(hash) {
                 continue;
             }
             if load >= MAX_BLOCK_REQUEST {
                 truncated = true;
                 break;
             }
-            map.insert(
+            requests.insert(
                 *hash,
                 Request {
                     peer: peer.to_owned(),
@@ -96,43 +130,67 @@ impl Requests {
         (claimed, truncated)
     }
 
-    /// A block arrived from `peer`: whether it was asked for, and whether
-    /// that peer has nothing else outstanding.
-    fn arrived(&self, peer: &str, hash: &BlockHash) -> (bool, bool) {
-        let mut map = self.map();
-        let asked = map.get(hash).is_some_and(|r| r.peer == peer);
-        map.remove(hash);
-        let idle = !map.values().any(|r| r.peer == peer);
-        (asked, idle)
+    /// Whether `hash` is asked of `peer` right now.
+    pub fn is_asked_of(&self, peer: &str, hash: &BlockHash) -> bool {
+        self.lock()
+            .requests
+            .get(hash)
+            .is_some_and(|r| r.peer == peer)
+    }
+
+    /// A block arrived from `peer` at `now`: whether it was asked of that
+    /// peer (which then counts as making progress).
+    fn arrived(&self, peer: &str, hash: &BlockHash, now: Instant) -> bool {
+        let mut guard = self.lock();
+        let asked = guard.requests.get(hash).is_some_and(|r| r.peer == peer);
+        guard.requests.remove(hash);
+        if asked {
+            if guard.requests.values().any(|r| r.peer == peer) {
+                guard.progress.insert(peer.to_owned(), now);
+            } else {
+                guard.progress.remove(peer);
+            }
+        }
+        asked
     }
 
     fn forget(&self, peer: &str, hash: &BlockHash) {
-        let mut map = self.map();
-        if map.get(hash).is_some_and(|r| r.peer == peer) {
-            map.remove(hash);
+        let mut guard = self.lock();
+        if guard.requests.get(hash).is_some_and(|r| r.peer == peer) {
+            guard.requests.remove(hash);
         }
     }
 
-    /// Takes the requests older than the timeout, with the peer asked.
-    fn expired(&self, now: Instant) -> Vec<(BlockHash, String)> {
-        let mut map = self.map();
-        let old: Vec<(BlockHash, String)> = map
+    /// Takes the requests whose peer delivered nothing for its timeout
+    /// since they were made, with the peer asked.
+    fn expired(
+        &self,
+        now: Instant,
+        timeout: impl Fn(&str) -> Duration,
+    ) -> Vec<(BlockHash, String)> {
+        let mut guard = self.lock();
+        let InFlight { requests, progress } = &mut *guard;
+        let old: Vec<(BlockHash, String)> = requests
             .iter()
-            .filter(|(_, r)| now.saturating_duration_since(r.at) >= REQUEST_TIMEOUT)
+            .filter(|(_, r)| {
+                let since = progress.get(&r.peer).map_or(r.at, |p| (*p).max(r.at));
+                now.saturating_duration_since(since) >= timeout(&r.peer)
+            })
             .map(|(h, r)| (*h, r.peer.clone()))
             .collect();
-        for (hash, _) in &old {
-            map.remove(hash);
+        for (hash, peer) in &old {
+            requests.remove(hash);
+            progress.remove(peer);
         }
         old
     }
 
     pub fn len(&self) -> usize {
-        self.map().len()
+        self.lock().requests.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map().is_empty()
+        self.lock().requests.is_empty()
     }
 }
 
@@ -201,10 +259,34 @@ pub fn announce(node: &Node, header: Header) {
     );
 }
 
-/// Asks `peer` for the blocks of `missing` no one is being asked for.
+/// Adds `missing` to what this link fetches, then asks for what it can.
 fn request_blocks(node: &Node, peer: &str, missing: &[BlockHash], context: &mut LinkContext) {
-    let (claimed, truncated) = node.links.requests.claim(peer, missing, Instant::now());
-    context.more_to_fetch |= truncated;
+    for hash in missing {
+        if context.to_fetch.len() >= MAX_TO_FETCH {
+            context.more_to_fetch = true;
+            break;
+        }
+        context.to_fetch.insert(*hash);
+    }
+    fetch_more(node, peer, context);
+}
+
+/// Asks `peer` for the blocks still to fetch that no one is being asked
+/// for, up to the per-peer bound; when nothing is left and some were left
+/// out, asks for headers again to find them.
+fn fetch_more(node: &Node, peer: &str, context: &mut LinkContext) {
+    {
+        let tree = node.tree();
+        context.to_fetch.retain(|hash| !tree.has_block(hash));
+    }
+    if context.to_fetch.is_empty() {
+        if std::mem::take(&mut context.more_to_fetch) {
+            node.links.send(peer, &get_headers(node));
+        }
+        return;
+    }
+    let wanted: Vec<BlockHash> = context.to_fetch.iter().copied().collect();
+    let (claimed, _) = node.links.requests.claim(peer, &wanted, Instant::now());
     if !claimed.is_empty() {
         node.links.send(
             peer,
@@ -331,8 +413,20 @@ fn on_headers(
         }
         Some(Ok(missing)) => {
             request_blocks(node, peer, &missing, context);
-            if full {
-                node.links.send(peer, &get_headers(node));
+            if full && let Some(last) = headers.last() {
+                // Go on from the last header, not from our best block:
+                // the blocks of this batch have not arrived yet.
+                let locator = node.tree().locator_from(last.block_hash());
+                node.links.send(
+                    peer,
+                    &Message::GetHeaders {
+                        locator: locator
+                            .into_iter()
+                            .take(shared::p2p::MAX_LOCATOR)
+                            .map(WireHash)
+                            .collect(),
+                    },
+                );
             }
             Ok(())
         }
@@ -346,12 +440,13 @@ async fn on_block(
     context: &mut LinkContext,
 ) -> Result<(), Stop> {
     let hash = block.hash;
+    // A block whose header this peer gave us (announced, or in answer to
+    // GetHeaders) is one it may send, even late after a retry; only one it
+    // never spoke of counts as unsolicited.
+    let announced = node.links.knows(peer, &hash);
     node.links.mark_known(peer, [hash]);
-    let (asked, idle) = node.links.requests.arrived(peer, &hash);
-    if asked {
-        // Late answers to retried requests are honest: they wear off.
-        context.unsolicited = context.unsolicited.saturating_sub(1);
-    } else {
+    let asked = node.links.requests.arrived(peer, &hash, Instant::now());
+    if !asked && !announced {
         context.unsolicited += 1;
         if context.unsolicited > MAX_UNSOLICITED {
             return Err(Stop::Ban(format!(
@@ -376,8 +471,9 @@ async fn on_block(
         Ok(Err(error)) => tracing::error!(%error, "block from a peer not stored"),
         Err(_) => return Err(Stop::Close("shutting down".into())),
     }
-    if idle && std::mem::take(&mut context.more_to_fetch) {
-        node.links.send(peer, &get_headers(node));
+    // Keep the pipe full while a sync is under way.
+    if asked {
+        fetch_more(node, peer, context);
     }
     Ok(())
 }
@@ -385,7 +481,8 @@ async fn on_block(
 /// Asks again for blocks whose request timed out, from another peer that
 /// has them if there is one.
 pub fn retry_requests(node: &Node) {
-    for (hash, asked) in node.links.requests.expired(Instant::now()) {
+    let timeout = |peer: &str| request_timeout(node.links.rtt(peer));
+    for (hash, asked) in node.links.requests.expired(Instant::now(), timeout) {
         if node.tree().has_block(&hash) {
             continue;
         }
@@ -419,6 +516,34 @@ mod tests {
     }
 
     #[test]
+    fn a_request_waits_two_round_trips_and_some_slack() {
+        assert_eq!(request_timeout(None), REQUEST_TIMEOUT);
+        assert_eq!(
+            request_timeout(Some(Duration::from_micros(200))),
+            MIN_REQUEST_TIMEOUT
+        );
+        assert_eq!(
+            request_timeout(Some(Duration::from_millis(600))),
+            Duration::from_millis(1700)
+        );
+    }
+
+    #[test]
+    fn a_peer_that_keeps_delivering_is_not_timed_out() {
+        let requests = Requests::default();
+        let start = Instant::now();
+        requests.claim("a", &[hash(1), hash(2), hash(3)], start);
+        let fixed = |_: &str| REQUEST_TIMEOUT;
+        // One answer just before the timeout resets the clock for the rest.
+        let later = start + REQUEST_TIMEOUT - Duration::from_millis(1);
+        assert!(requests.arrived("a", &hash(1), later));
+        assert!(requests.expired(start + REQUEST_TIMEOUT, fixed).is_empty());
+        // Silence for a whole timeout after that: the rest expire.
+        let expired = requests.expired(later + REQUEST_TIMEOUT, fixed);
+        assert_eq!(expired.len(), 2);
+    }
+
+    #[test]
     fn a_block_is_asked_of_one_peer_at_a_time() {
         let requests = Requests::default();
         let now = Instant::now();
@@ -448,13 +573,11 @@ mod tests {
         let requests = Requests::default();
         let start = Instant::now();
         requests.claim("a", &[hash(1), hash(2)], start);
-        assert_eq!(requests.arrived("b", &hash(1)), (false, true));
-        assert!(
-            requests
-                .expired(start + Duration::from_millis(10))
-                .is_empty()
-        );
-        let expired = requests.expired(start + REQUEST_TIMEOUT);
+        assert!(!requests.arrived("b", &hash(1), start));
+        let fixed = |_: &str| REQUEST_TIMEOUT;
+        let early = requests.expired(start + Duration::from_millis(10), fixed);
+        assert!(early.is_empty());
+        let expired = requests.expired(start + REQUEST_TIMEOUT, fixed);
         assert_eq!(expired, vec![(hash(2), "a".to_owned())]);
         assert!(requests.is_empty());
     }
