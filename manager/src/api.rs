@@ -315,34 +315,27 @@ async fn node_command(
     Ok(Json(answer))
 }
 
-node_route! {
-    post "/nodes/{id}/mining/start", "Continuous mining is on" => MessageBody,
-    fn node_mining_start(manager, id) {
-        node_command(&manager, &id, "/mining/start").await
-    }
+/// Declares a handler per line, `name: path => node path, what 200 means;`,
+/// that passes a bodiless command on to the node with [`node_command`].
+macro_rules! node_commands {
+    ($($(#[doc = $doc:tt])* $name:ident: $path:tt => $node_path:tt, $ok:tt;)+) => {
+        $(node_route! {
+            $(#[doc = $doc])*
+            post $path, $ok => MessageBody,
+            fn $name(manager, id) {
+                node_command(&manager, &id, $node_path).await
+            }
+        })+
+    };
 }
 
-node_route! {
-    post "/nodes/{id}/mining/stop", "Continuous mining is off" => MessageBody,
-    fn node_mining_stop(manager, id) {
-        node_command(&manager, &id, "/mining/stop").await
-    }
-}
-
-node_route! {
+node_commands! {
+    node_mining_start: "/nodes/{id}/mining/start" => "/mining/start", "Continuous mining is on";
+    node_mining_stop: "/nodes/{id}/mining/stop" => "/mining/stop", "Continuous mining is off";
     /// Cut the node off from its peers: a one-click partition.
-    post "/nodes/{id}/isolate", "The node drops and ignores its peers" => MessageBody,
-    fn node_isolate(manager, id) {
-        node_command(&manager, &id, "/network/isolate").await
-    }
-}
-
-node_route! {
+    node_isolate: "/nodes/{id}/isolate" => "/network/isolate", "The node drops and ignores its peers";
     /// End the node's isolation.
-    post "/nodes/{id}/reconnect", "The node has its peers back" => MessageBody,
-    fn node_reconnect(manager, id) {
-        node_command(&manager, &id, "/network/reconnect").await
-    }
+    node_reconnect: "/nodes/{id}/reconnect" => "/network/reconnect", "The node has its peers back";
 }
 
 node_route! {
