@@ -36,6 +36,15 @@ fn ids(nodes: &[NodeSummary]) -> BTreeSet<String> {
     nodes.iter().map(|node| node.id.clone()).collect()
 }
 
+/// A manager that spawned `count` nodes: it, its nodes and their pids.
+async fn spawned(count: u16) -> (ManagerProcess, Vec<NodeSummary>, Vec<u32>) {
+    let manager = ManagerProcess::start(count).await;
+    let nodes = manager.nodes().await;
+    let pids: Vec<u32> = nodes.iter().filter_map(|node| node.pid).collect();
+    assert_eq!(pids.len(), usize::from(count), "a pid per node: {nodes:?}");
+    (manager, nodes, pids)
+}
+
 /// The manager said `network ready: <count> nodes` and lists `count`
 /// running nodes with distinct ids, each knowing all the others; they are
 /// returned.
@@ -260,10 +269,7 @@ async fn nodes_can_be_added_attached_and_mined_continuously() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_all_leaves_no_process_and_no_port_behind() {
-    let mut manager = ManagerProcess::start(3).await;
-    let nodes = manager.nodes().await;
-    let pids: Vec<u32> = nodes.iter().filter_map(|node| node.pid).collect();
-    assert_eq!(pids.len(), 3);
+    let (mut manager, nodes, pids) = spawned(3).await;
     assert!(pids.iter().all(|&pid| process_alive(pid)));
 
     let (status, report): (u16, ShutdownReport) = manager.get("/shutdown/all").await;
@@ -292,10 +298,7 @@ async fn shutdown_all_leaves_no_process_and_no_port_behind() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_manager_with_sigkill_takes_its_nodes_along() {
-    let mut manager = ManagerProcess::start(3).await;
-    let nodes = manager.nodes().await;
-    let pids: Vec<u32> = nodes.iter().filter_map(|node| node.pid).collect();
-    assert_eq!(pids.len(), 3);
+    let (mut manager, nodes, pids) = spawned(3).await;
 
     manager.kill_hard();
     wait_until(
@@ -319,14 +322,7 @@ async fn killing_the_manager_with_sigkill_takes_its_nodes_along() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_stops_every_node_and_the_manager_exits_cleanly() {
-    let mut manager = ManagerProcess::start(2).await;
-    let pids: Vec<u32> = manager
-        .nodes()
-        .await
-        .iter()
-        .filter_map(|node| node.pid)
-        .collect();
-    assert_eq!(pids.len(), 2);
+    let (mut manager, _, pids) = spawned(2).await;
 
     // SAFETY: kill(2) on the manager's own pid, which this test owns.
     let sent = unsafe { libc::kill(manager.pid() as libc::pid_t, libc::SIGINT) };
