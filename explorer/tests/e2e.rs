@@ -276,6 +276,16 @@ async fn click(client: &Client, css: &str) {
         .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
 }
 
+/// Replaces what the input `css` holds with `text`, as typed.
+async fn fill(client: &Client, css: &str, text: &str) {
+    let input = client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"));
+    input.clear().await.expect("clear");
+    input.send_keys(text).await.expect("type");
+}
+
 /// Scrolls the page so `css` is at the top of the window.
 async fn show(client: &Client, css: &str) {
     let script = format!("document.querySelector('{css}').scrollIntoView({{block: 'start'}})");
@@ -583,18 +593,8 @@ async fn a_person_mines_validates_tampers_and_shuts_down() {
     screenshot(&client, "03-validated").await;
 
     // Tamper with block 1 of the local copy: validation fails there.
-    let height_input = client
-        .find(Locator::Css("#tamper-height"))
-        .await
-        .expect("height input");
-    height_input.clear().await.expect("clear");
-    height_input.send_keys("1").await.expect("type");
-    let value_input = client
-        .find(Locator::Css("#tamper-value"))
-        .await
-        .expect("value input");
-    value_input.clear().await.expect("clear");
-    value_input.send_keys("mallory").await.expect("type");
+    fill(&client, "#tamper-height", "1").await;
+    fill(&client, "#tamper-value", "mallory").await;
     click(&client, "button[data-action=tamper]").await;
     let tampered = wait_text(&client, "#tamper-result", "the tampered verdict", |t| {
         !t.is_empty()
@@ -829,12 +829,7 @@ async fn a_person_enters_the_token_a_manager_asks_for() {
 
 /// Types `token` into the token field and presses **Use token**.
 async fn enter_token(client: &Client, token: &str) {
-    let field = client
-        .find(Locator::Css("#token"))
-        .await
-        .expect("the token field");
-    field.clear().await.expect("clear");
-    field.send_keys(token).await.expect("type");
+    fill(client, "#token", token).await;
     click(client, "form.token button[type=submit]").await;
 }
 
