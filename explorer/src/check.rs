@@ -187,6 +187,19 @@ mod tests {
 
     const NOW: u64 = 1_767_225_700_000;
 
+    /// [`chain()`] with one field of block `height` set to `value`.
+    fn tampered(height: u64, field: TamperField, value: &str, restate_hash: bool) -> Vec<Block> {
+        let mut blocks = chain();
+        let tamper = Tamper {
+            height,
+            field,
+            value: value.into(),
+            restate_hash,
+        };
+        apply_tamper(&mut blocks, &tamper).unwrap();
+        blocks
+    }
+
     #[test]
     fn a_downloaded_chain_checks_valid() {
         let blocks = chain();
@@ -198,14 +211,7 @@ mod tests {
 
     #[test]
     fn tampering_an_entry_fails_at_that_block() {
-        let mut blocks = chain();
-        let tamper = Tamper {
-            height: 3,
-            field: TamperField::EntryText,
-            value: "mallory".into(),
-            restate_hash: true,
-        };
-        apply_tamper(&mut blocks, &tamper).unwrap();
+        let blocks = tampered(3, TamperField::EntryText, "mallory", true);
         let report = check_chain(Preset::Regtest, &blocks, NOW, || 0.0);
         let err = report.outcome.unwrap_err();
         assert_eq!(err.index, 3);
@@ -215,14 +221,7 @@ mod tests {
 
     #[test]
     fn without_restating_the_hash_the_stated_hash_gives_it_away() {
-        let mut blocks = chain();
-        let tamper = Tamper {
-            height: 2,
-            field: TamperField::Timestamp,
-            value: "1767225600001".into(),
-            restate_hash: false,
-        };
-        apply_tamper(&mut blocks, &tamper).unwrap();
+        let blocks = tampered(2, TamperField::Timestamp, "1767225600001", false);
         let err = check_chain(Preset::Regtest, &blocks, NOW, || 0.0)
             .outcome
             .unwrap_err();

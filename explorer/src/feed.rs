@@ -31,6 +31,13 @@ impl Names<'_> {
     }
 }
 
+/// ` from 5001` for a block a peer sent, nothing for one of the node's own.
+fn from_peer(address: Option<&str>) -> String {
+    address
+        .map(|a| format!(" from {}", node_name(a)))
+        .unwrap_or_default()
+}
+
 /// The event in plain words, and whether it is a warning.
 pub fn describe(event: &Event, names: &Names<'_>) -> (String, bool) {
     let who = event
@@ -65,10 +72,7 @@ pub fn describe(event: &Event, names: &Names<'_>) -> (String, bool) {
             active,
             ..
         } => {
-            let from = from
-                .as_deref()
-                .map(|a| format!(" from {}", node_name(a)))
-                .unwrap_or_default();
+            let from = from_peer(from.as_deref());
             let side = if *active { "" } else { " on a side branch" };
             plain(format!(
                 "{who} accepted block {height} ({}){from}{side}",
@@ -81,10 +85,7 @@ pub fn describe(event: &Event, names: &Names<'_>) -> (String, bool) {
             hash,
             ..
         } => {
-            let from = from
-                .as_deref()
-                .map(|a| format!(" from {}", node_name(a)))
-                .unwrap_or_default();
+            let from = from_peer(from.as_deref());
             (
                 format!(
                     "{who} rejected a block{from}: {summary} ({})",
@@ -166,22 +167,9 @@ pub fn describe(event: &Event, names: &Names<'_>) -> (String, bool) {
 mod tests {
     use super::*;
     use shared::BlockHash;
-    use shared::api::NodeState;
     use shared::validation::Rejection;
 
-    fn node(id: &str, port: u16) -> NodeSummary {
-        NodeSummary {
-            id: id.to_owned(),
-            address: format!("127.0.0.1:{port}"),
-            pid: None,
-            state: NodeState::Running,
-            height: None,
-            best_hash: None,
-            mining: false,
-            hash_rate: 0.0,
-            isolated: false,
-        }
-    }
+    use crate::state::tests::running as node;
 
     fn hash(prefix: &str) -> BlockHash {
         format!("{prefix:0<64}").parse().unwrap()

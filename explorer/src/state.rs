@@ -293,10 +293,12 @@ impl Network {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn running(id: &str, port: u16) -> NodeSummary {
+    /// A running node at `127.0.0.1:port` with its tip at height 3; the
+    /// feed's tests name nodes with it too.
+    pub(crate) fn running(id: &str, port: u16) -> NodeSummary {
         NodeSummary {
             id: id.to_owned(),
             address: format!("127.0.0.1:{port}"),

@@ -130,6 +130,21 @@ fn extend(chain: &[Block], blocks: usize, miner: &str) -> Vec<Block> {
     chain
 }
 
+/// A block tree of `blocks`, each `(node id, hash)` of `tips` a node's tip.
+fn tree_of<'a>(
+    blocks: impl IntoIterator<Item = &'a Block>,
+    tips: &[(&str, BlockHash)],
+) -> BlockTree {
+    let mut tree = BlockTree::new();
+    for block in blocks {
+        tree.insert_block(block).unwrap();
+    }
+    for (node, hash) in tips {
+        tree.set_tip(node, *hash);
+    }
+    tree
+}
+
 #[wasm_bindgen_test]
 async fn nodes_panel_shows_a_row_per_node_and_each_click_shows_its_outcome() {
     let net = offline_network();
@@ -302,13 +317,14 @@ async fn tree_draws_forks_stale_blocks_and_labelled_tips() {
     let main = regtest_chain(6, "a");
     let fork = extend(&main[..4], 2, "b");
     let stale = extend(&main[..2], 1, "c");
-    let mut tree = BlockTree::new();
-    for block in main.iter().chain(&fork).chain(&stale) {
-        tree.insert_block(block).unwrap();
-    }
-    tree.set_tip("aaaaaaaa11111111", main[6].hash);
-    tree.set_tip("bbbbbbbb22222222", main[6].hash);
-    tree.set_tip("cccccccc33333333", fork[5].hash);
+    let tree = tree_of(
+        main.iter().chain(&fork).chain(&stale),
+        &[
+            ("aaaaaaaa11111111", main[6].hash),
+            ("bbbbbbbb22222222", main[6].hash),
+            ("cccccccc33333333", fork[5].hash),
+        ],
+    );
     let net = offline_network();
     net.nodes.set(three_nodes());
     net.tree.set(tree);
@@ -445,11 +461,7 @@ async fn validation_says_valid_and_a_tampered_copy_fails_at_that_block() {
 #[wasm_bindgen_test]
 async fn inspector_shows_the_header_hash_against_target_and_holders() {
     let chain = regtest_chain(4, "a");
-    let mut tree = BlockTree::new();
-    for block in &chain {
-        tree.insert_block(block).unwrap();
-    }
-    tree.set_tip("aaaaaaaa11111111", chain[4].hash);
+    let tree = tree_of(&chain, &[("aaaaaaaa11111111", chain[4].hash)]);
     let net = offline_network();
     net.nodes.set(three_nodes());
     net.tree.set(tree);
@@ -473,11 +485,7 @@ async fn inspector_shows_the_header_hash_against_target_and_holders() {
 #[wasm_bindgen_test]
 async fn charts_draw_interval_and_difficulty() {
     let chain = regtest_chain(12, "a");
-    let mut tree = BlockTree::new();
-    for block in &chain {
-        tree.insert_block(block).unwrap();
-    }
-    tree.set_tip("aaaaaaaa11111111", chain[12].hash);
+    let tree = tree_of(&chain, &[("aaaaaaaa11111111", chain[12].hash)]);
     let net = offline_network();
     net.tree.set(tree);
     let host = mount(net, ChartsPanel);

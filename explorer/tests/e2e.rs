@@ -276,6 +276,16 @@ async fn click(client: &Client, css: &str) {
         .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
 }
 
+/// Replaces what the input `css` holds with `text`, as typed.
+async fn fill(client: &Client, css: &str, text: &str) {
+    let input = client
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css}: {e}"));
+    input.clear().await.expect("clear");
+    input.send_keys(text).await.expect("type");
+}
+
 /// Scrolls the page so `css` is at the top of the window.
 async fn show(client: &Client, css: &str) {
     let script = format!("document.querySelector('{css}').scrollIntoView({{block: 'start'}})");
@@ -481,6 +491,38 @@ fn row(address: &str) -> String {
     format!("tr[data-node=\"{address}\"]")
 }
 
+/// The cell `field` (`data-field`) of `address`'s row.
+fn cell(address: &str, field: &str) -> String {
+    format!("{} [data-field={field}]", row(address))
+}
+
+/// The button `action` (`data-action`) of `address`'s row.
+fn button(address: &str, action: &str) -> String {
+    format!("{} button[data-action={action}]", row(address))
+}
+
+/// Waits until the state badge of `address`'s row says `state`.
+async fn wait_state(client: &Client, address: &str, state: &str) {
+    let what = format!("the {state} badge");
+    let badge = format!("{} td .badge", row(address));
+    wait_text(client, &badge, &what, |t| t == state).await;
+}
+
+async fn click_row(client: &Client, address: &str, action: &str) {
+    click(client, &button(address, action)).await;
+}
+
+/// A session of `browser` (profile in `temp`) on the explorer `manager`
+/// serves, and the driver behind it, which must live as long.
+async fn open_explorer(browser: Browser, temp: &Path, manager: &Manager) -> (Group, Client) {
+    let (driver, port) = browser.start_driver().await;
+    let client = browser.session(port, &temp.join("profile")).await;
+    SHOTS.set(browser.name()).ok();
+    let page = format!("http://{}/", manager.address);
+    client.goto(&page).await.expect("the explorer loads");
+    (driver, client)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_mines_validates_tampers_and_shuts_down() {
     let _alone = ONE_STORY_AT_A_TIME.lock().await;
@@ -488,11 +530,7 @@ async fn a_person_mines_validates_tampers_and_shuts_down() {
     let temp = TempDir::new();
     let manager = start_manager(&temp.0, &dist);
     let browser = Browser::chosen();
-    let (_driver, port) = browser.start_driver().await;
-    let client = browser.session(port, &temp.0.join("profile")).await;
-    SHOTS.set(browser.name()).ok();
-    let page = format!("http://{}/", manager.address);
-    client.goto(&page).await.expect("the explorer loads");
+    let (_driver, client) = open_explorer(browser, &temp.0, &manager).await;
 
     // Three running nodes and a live event stream.
     wait_count(&client, "tbody tr", "three node rows", |n| n == 3).await;
@@ -511,30 +549,11 @@ async fn a_person_mines_validates_tampers_and_shuts_down() {
     screenshot(&client, "01-network").await;
 
     // Mine on the first node: the block shows in its row and in the tree.
-    click(
-        &client,
-        &format!("{} button[data-action=mine]", row(&first)),
-    )
-    .await;
-    let mined = wait_text(
-        &client,
-        &format!("{} [data-field=result]", row(&first)),
-        "the mined block",
-        |t| t.starts_with("Mined block"),
-    )
-    .await;
-    let height: u64 = mined
-        .split_whitespace()
-        .nth(2)
-        .and_then(|h| h.parse().ok())
-        .unwrap_or_else(|| panic!("no height in {mined:?}"));
+    let height = mine(&client, &first).await;
     assert!(height >= 1);
-    wait_text(
-        &client,
-        &format!("{} [data-field=height]", row(&first)),
-        "the row's height",
-        |t| t == height.to_string(),
-    )
+    wait_text(&client, &cell(&first, "height"), "the row's height", |t| {
+        t == height.to_string()
+    })
     .await;
     let block = format!("#tree-svg g.block[data-height=\"{height}\"]");
     wait_count(&client, &block, "the block in the tree", |n| n >= 1).await;
@@ -560,11 +579,7 @@ async fn a_person_mines_validates_tampers_and_shuts_down() {
     screenshot(&client, "02-mined-and-inspected").await;
 
     // Validate the first node's chain in the browser.
-    click(
-        &client,
-        &format!("{} button[data-action=validate]", row(&first)),
-    )
-    .await;
+    click_row(&client, &first, "validate").await;
     let valid = wait_text(&client, "#validation-result", "the verdict", |t| {
         t.starts_with("Valid:") || t.starts_with("Invalid:") || t.starts_with("Error:")
     })
@@ -578,18 +593,8 @@ async fn a_person_mines_validates_tampers_and_shuts_down() {
     screenshot(&client, "03-validated").await;
 
     // Tamper with block 1 of the local copy: validation fails there.
-    let height_input = client
-        .find(Locator::Css("#tamper-height"))
-        .await
-        .expect("height input");
-    height_input.clear().await.expect("clear");
-    height_input.send_keys("1").await.expect("type");
-    let value_input = client
-        .find(Locator::Css("#tamper-value"))
-        .await
-        .expect("value input");
-    value_input.clear().await.expect("clear");
-    value_input.send_keys("mallory").await.expect("type");
+    fill(&client, "#tamper-height", "1").await;
+    fill(&client, "#tamper-value", "mallory").await;
     click(&client, "button[data-action=tamper]").await;
     let tampered = wait_text(&client, "#tamper-result", "the tampered verdict", |t| {
         !t.is_empty()
@@ -608,11 +613,7 @@ async fn a_person_mines_validates_tampers_and_shuts_down() {
     // reorganizes, and its own block is drawn stale.
     let second = addresses[1].clone();
     let second_name = second.rsplit(':').next().unwrap().to_owned();
-    click(
-        &client,
-        &format!("{} button[data-action=toggle-isolation]", row(&second)),
-    )
-    .await;
+    click_row(&client, &second, "toggle-isolation").await;
     wait_text(&client, &row(&second), "the isolated badge", |t| {
         t.contains("isolated")
     })
@@ -621,14 +622,10 @@ async fn a_person_mines_validates_tampers_and_shuts_down() {
     for _ in 0..2 {
         mine(&client, &first).await;
     }
-    click(
-        &client,
-        &format!("{} button[data-action=toggle-isolation]", row(&second)),
-    )
-    .await;
+    click_row(&client, &second, "toggle-isolation").await;
     wait_text(
         &client,
-        &format!("{} button[data-action=toggle-isolation]", row(&second)),
+        &button(&second, "toggle-isolation"),
         "Isolate again",
         |t| t == "Isolate",
     )
@@ -640,7 +637,7 @@ async fn a_person_mines_validates_tampers_and_shuts_down() {
     .await;
     wait_text(
         &client,
-        &format!("{} [data-field=height]", row(&second)),
+        &cell(&second, "height"),
         "the second node on the longer chain",
         |t| t == top.to_string(),
     )
@@ -675,12 +672,9 @@ async fn a_person_mines_validates_tampers_and_shuts_down() {
     })
     .await;
     assert!(!started.starts_with("Error"), "{started}");
-    wait_text(
-        &client,
-        &format!("{} [data-field=height]", row(&first)),
-        "new blocks",
-        |t| t.parse::<u64>().is_ok_and(|h| h >= top + 3),
-    )
+    wait_text(&client, &cell(&first, "height"), "new blocks", |t| {
+        t.parse::<u64>().is_ok_and(|h| h >= top + 3)
+    })
     .await;
     click(&client, "button[data-action=stop-all]").await;
     let stopped = wait_text(&client, "#network-outcome", "the stop's outcome", |t| {
@@ -696,17 +690,10 @@ async fn a_person_mines_validates_tampers_and_shuts_down() {
     screenshot(&client, "05b-charts-and-activity").await;
 
     // Restart the second node; add a fourth.
-    click(
-        &client,
-        &format!("{} button[data-action=restart]", row(&second)),
-    )
-    .await;
-    let restarted = wait_text(
-        &client,
-        &format!("{} [data-field=result]", row(&second)),
-        "the restart",
-        |t| t.starts_with("Restarted") || t.starts_with("Error"),
-    )
+    click_row(&client, &second, "restart").await;
+    let restarted = wait_text(&client, &cell(&second, "result"), "the restart", |t| {
+        t.starts_with("Restarted") || t.starts_with("Error")
+    })
     .await;
     assert!(restarted.starts_with("Restarted"), "{restarted}");
     click(&client, "button[data-action=add-node]").await;
@@ -718,18 +705,8 @@ async fn a_person_mines_validates_tampers_and_shuts_down() {
     wait_count(&client, "tbody tr", "four rows", |n| n == 4).await;
 
     // Shut the third node down: its row says so, and so does the feed.
-    click(
-        &client,
-        &format!("{} button[data-action=shutdown]", row(&third)),
-    )
-    .await;
-    wait_text(
-        &client,
-        &format!("{} td .badge", row(&third)),
-        "the stopped badge",
-        |t| t == "stopped",
-    )
-    .await;
+    click_row(&client, &third, "shutdown").await;
+    wait_state(&client, &third, "stopped").await;
     let third_name = third.rsplit(':').next().unwrap().to_owned();
     wait_text(&client, "#activity", "the stop in the feed", |t| {
         t.contains(&format!("node {third_name} stopped"))
@@ -788,11 +765,7 @@ async fn a_person_enters_the_token_a_manager_asks_for() {
     let temp = TempDir::new();
     let manager = start_manager_on(&temp.0, &dist, "0", Some(TOKEN));
     let browser = Browser::chosen();
-    let (_driver, port) = browser.start_driver().await;
-    let client = browser.session(port, &temp.0.join("profile")).await;
-    SHOTS.set(browser.name()).ok();
-    let page = format!("http://{}/", manager.address);
-    client.goto(&page).await.expect("the explorer loads");
+    let (_driver, client) = open_explorer(browser, &temp.0, &manager).await;
 
     // The rows are there (reads need no token), but the event stream does.
     wait_count(&client, "tbody tr", "three node rows", |n| n == 3).await;
@@ -802,32 +775,18 @@ async fn a_person_enters_the_token_a_manager_asks_for() {
     .await;
     let addresses: Vec<String> = futures_text(&client, "tbody tr th").await;
     let first = addresses[0].clone();
-    wait_text(
-        &client,
-        &format!("{} td .badge", row(&first)),
-        "a running node",
-        |t| t == "running",
-    )
-    .await;
+    wait_state(&client, &first, "running").await;
 
     // Without the token a click is refused, and the row says what to do.
-    let result = format!("{} [data-field=result]", row(&first));
-    click(
-        &client,
-        &format!("{} button[data-action=mine]", row(&first)),
-    )
-    .await;
+    let result = cell(&first, "result");
+    click_row(&client, &first, "mine").await;
     let refused = wait_text(&client, &result, "the refusal", |t| t.starts_with("Error")).await;
     assert!(refused.contains("the manager needs a token"), "{refused}");
     screenshot(&client, "09-token-needed").await;
 
     // A wrong token is refused too, in other words.
     enter_token(&client, "not-the-token").await;
-    click(
-        &client,
-        &format!("{} button[data-action=mine]", row(&first)),
-    )
-    .await;
+    click_row(&client, &first, "mine").await;
     let wrong = wait_text(&client, &result, "the wrong token's refusal", |t| {
         t.starts_with("Error") && t != refused
     })
@@ -839,12 +798,9 @@ async fn a_person_enters_the_token_a_manager_asks_for() {
     wait_text(&client, "#connection", "the live badge", |t| t == "Live").await;
     let height = mine(&client, &first).await;
     assert!(height >= 1);
-    wait_text(
-        &client,
-        &format!("{} [data-field=height]", row(&first)),
-        "the row's height",
-        |t| t == height.to_string(),
-    )
+    wait_text(&client, &cell(&first, "height"), "the row's height", |t| {
+        t == height.to_string()
+    })
     .await;
     show(&client, "body").await;
     screenshot(&client, "10-token-accepted").await;
@@ -873,12 +829,7 @@ async fn a_person_enters_the_token_a_manager_asks_for() {
 
 /// Types `token` into the token field and presses **Use token**.
 async fn enter_token(client: &Client, token: &str) {
-    let field = client
-        .find(Locator::Css("#token"))
-        .await
-        .expect("the token field");
-    field.clear().await.expect("clear");
-    field.send_keys(token).await.expect("type");
+    fill(client, "#token", token).await;
     click(client, "form.token button[type=submit]").await;
 }
 
@@ -914,17 +865,14 @@ async fn audit(client: &Client) -> Option<Vec<String>> {
 
 /// Clicks Mine in `address`'s row and waits for the new block; its height.
 async fn mine(client: &Client, address: &str) -> u64 {
-    let result = format!("{} [data-field=result]", row(address));
+    let result = cell(address, "result");
     let before = text_of(client, &result).await;
-    click(
-        client,
-        &format!("{} button[data-action=mine]", row(address)),
-    )
-    .await;
+    click_row(client, address, "mine").await;
     let mined = wait_text(client, &result, "the mined block", |t| {
         t.starts_with("Mined block") && t != before || t.starts_with("Error")
     })
     .await;
+    assert!(mined.starts_with("Mined block"), "{mined}");
     mined
         .split_whitespace()
         .nth(2)

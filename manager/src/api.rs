@@ -253,139 +253,112 @@ async fn nodes_attach(
     ))
 }
 
-#[utoipa::path(
-    post, path = "/nodes/{id}/mine", tag = "node",
-    params(("id" = String, Path, description = "Node id, port, or host:port")),
-    responses(
-        (status = 200, description = "The block the node mined", body = MinedBody),
-        (status = 404, description = "No such node", body = ErrorBody),
-        (status = 502, description = "The node did not answer", body = ErrorBody),
-    )
-)]
-/// Have the node mine one block on its best tip.
-async fn node_mine(
-    State(manager): State<Manager>,
-    AppPath(id): AppPath<String>,
-) -> Result<Json<MinedBody>, ApiError> {
-    let (_, address) = manager.resolve(&id)?;
-    Ok(Json(manager.client().mine(&address).await?))
+/// Declares a handler of `/nodes/{id}/...` with its OpenAPI operation: it
+/// answers 200 with `$body`, 404 for an unknown node, and the `errors`
+/// listed (by default 502, the node did not answer). `$manager` and `$id`
+/// name the handler's arguments in `$handler`.
+macro_rules! node_route {
+    (
+        $(#[doc = $doc:tt])*
+        $method:ident $path:tt, $ok:tt => $body:ty,
+        fn $name:ident($manager:ident, $id:ident) $handler:block
+    ) => {
+        node_route! {
+            $(#[doc = $doc])*
+            $method $path, $ok => $body,
+            errors [(502, "The node did not answer")],
+            fn $name($manager, $id) $handler
+        }
+    };
+    (
+        $(#[doc = $doc:tt])*
+        $method:ident $path:tt, $ok:tt => $body:ty,
+        errors [$(($status:tt, $error:tt)),* $(,)?],
+        fn $name:ident($manager:ident, $id:ident) $handler:block
+    ) => {
+        #[utoipa::path(
+            $method, path = $path, tag = "node",
+            params(("id" = String, Path, description = "Node id, port, or host:port")),
+            responses(
+                (status = 200, description = $ok, body = $body),
+                (status = 404, description = "No such node", body = ErrorBody),
+                $((status = $status, description = $error, body = ErrorBody),)*
+            )
+        )]
+        $(#[doc = $doc])*
+        async fn $name(
+            State($manager): State<Manager>,
+            AppPath($id): AppPath<String>,
+        ) -> Result<Json<$body>, ApiError> $handler
+    };
+}
+
+node_route! {
+    /// Have the node mine one block on its best tip.
+    post "/nodes/{id}/mine", "The block the node mined" => MinedBody,
+    fn node_mine(manager, id) {
+        let (_, address) = manager.resolve(&id)?;
+        Ok(Json(manager.client().mine(&address).await?))
+    }
 }
 
 /// Send a bodiless command to the node, then read its status so `/nodes`
 /// shows the change at once.
-async fn node_command(manager: &Manager, id: &str, path: &str) -> Result<MessageBody, ApiError> {
+async fn node_command(
+    manager: &Manager,
+    id: &str,
+    path: &str,
+) -> Result<Json<MessageBody>, ApiError> {
     let (slot, address) = manager.resolve(id)?;
     let answer = manager.client().command(&address, path).await?;
     manager.refresh(slot).await;
-    Ok(answer)
+    Ok(Json(answer))
 }
 
-#[utoipa::path(
-    post, path = "/nodes/{id}/mining/start", tag = "node",
-    params(("id" = String, Path, description = "Node id, port, or host:port")),
-    responses(
-        (status = 200, description = "Continuous mining is on", body = MessageBody),
-        (status = 404, description = "No such node", body = ErrorBody),
-        (status = 502, description = "The node did not answer", body = ErrorBody),
-    )
-)]
-async fn node_mining_start(
-    State(manager): State<Manager>,
-    AppPath(id): AppPath<String>,
-) -> Result<Json<MessageBody>, ApiError> {
-    Ok(Json(node_command(&manager, &id, "/mining/start").await?))
+/// Declares a handler per line, `name: path => node path, what 200 means;`,
+/// that passes a bodiless command on to the node with [`node_command`].
+macro_rules! node_commands {
+    ($($(#[doc = $doc:tt])* $name:ident: $path:tt => $node_path:tt, $ok:tt;)+) => {
+        $(node_route! {
+            $(#[doc = $doc])*
+            post $path, $ok => MessageBody,
+            fn $name(manager, id) {
+                node_command(&manager, &id, $node_path).await
+            }
+        })+
+    };
 }
 
-#[utoipa::path(
-    post, path = "/nodes/{id}/mining/stop", tag = "node",
-    params(("id" = String, Path, description = "Node id, port, or host:port")),
-    responses(
-        (status = 200, description = "Continuous mining is off", body = MessageBody),
-        (status = 404, description = "No such node", body = ErrorBody),
-        (status = 502, description = "The node did not answer", body = ErrorBody),
-    )
-)]
-async fn node_mining_stop(
-    State(manager): State<Manager>,
-    AppPath(id): AppPath<String>,
-) -> Result<Json<MessageBody>, ApiError> {
-    Ok(Json(node_command(&manager, &id, "/mining/stop").await?))
+node_commands! {
+    node_mining_start: "/nodes/{id}/mining/start" => "/mining/start", "Continuous mining is on";
+    node_mining_stop: "/nodes/{id}/mining/stop" => "/mining/stop", "Continuous mining is off";
+    /// Cut the node off from its peers: a one-click partition.
+    node_isolate: "/nodes/{id}/isolate" => "/network/isolate", "The node drops and ignores its peers";
+    /// End the node's isolation.
+    node_reconnect: "/nodes/{id}/reconnect" => "/network/reconnect", "The node has its peers back";
 }
 
-#[utoipa::path(
-    post, path = "/nodes/{id}/isolate", tag = "node",
-    params(("id" = String, Path, description = "Node id, port, or host:port")),
-    responses(
-        (status = 200, description = "The node drops and ignores its peers", body = MessageBody),
-        (status = 404, description = "No such node", body = ErrorBody),
-        (status = 502, description = "The node did not answer", body = ErrorBody),
-    )
-)]
-/// Cut the node off from its peers: a one-click partition.
-async fn node_isolate(
-    State(manager): State<Manager>,
-    AppPath(id): AppPath<String>,
-) -> Result<Json<MessageBody>, ApiError> {
-    Ok(Json(node_command(&manager, &id, "/network/isolate").await?))
+node_route! {
+    /// Shut the node down and wait for its process to exit.
+    post "/nodes/{id}/shutdown", "The node's process has exited" => MessageBody,
+    errors [(409, "Already stopped, or busy")],
+    fn node_shutdown(manager, id) {
+        let slot = manager.find(&id)?;
+        let stopped = manager.stop_node(slot).await?;
+        Ok(Json(MessageBody {
+            message: format!("node {} stopped ({})", stopped.address, stopped.outcome),
+        }))
+    }
 }
 
-#[utoipa::path(
-    post, path = "/nodes/{id}/reconnect", tag = "node",
-    params(("id" = String, Path, description = "Node id, port, or host:port")),
-    responses(
-        (status = 200, description = "The node has its peers back", body = MessageBody),
-        (status = 404, description = "No such node", body = ErrorBody),
-        (status = 502, description = "The node did not answer", body = ErrorBody),
-    )
-)]
-/// End the node's isolation.
-async fn node_reconnect(
-    State(manager): State<Manager>,
-    AppPath(id): AppPath<String>,
-) -> Result<Json<MessageBody>, ApiError> {
-    Ok(Json(
-        node_command(&manager, &id, "/network/reconnect").await?,
-    ))
-}
-
-#[utoipa::path(
-    post, path = "/nodes/{id}/shutdown", tag = "node",
-    params(("id" = String, Path, description = "Node id, port, or host:port")),
-    responses(
-        (status = 200, description = "The node's process has exited", body = MessageBody),
-        (status = 404, description = "No such node", body = ErrorBody),
-        (status = 409, description = "Already stopped, or busy", body = ErrorBody),
-    )
-)]
-/// Shut the node down and wait for its process to exit.
-async fn node_shutdown(
-    State(manager): State<Manager>,
-    AppPath(id): AppPath<String>,
-) -> Result<Json<MessageBody>, ApiError> {
-    let slot = manager.find(&id)?;
-    let stopped = manager.stop_node(slot).await?;
-    Ok(Json(MessageBody {
-        message: format!("node {} stopped ({})", stopped.address, stopped.outcome),
-    }))
-}
-
-#[utoipa::path(
-    post, path = "/nodes/{id}/restart", tag = "node",
-    params(("id" = String, Path, description = "Node id, port, or host:port")),
-    responses(
-        (status = 200, description = "The node answers again, with the chain it had", body = NodeSummary),
-        (status = 404, description = "No such node", body = ErrorBody),
-        (status = 409, description = "Attached (not ours to start), or busy", body = ErrorBody),
-        (status = 502, description = "It did not come back", body = ErrorBody),
-    )
-)]
-/// Stop the node if it runs and start it again on the same port and data directory.
-async fn node_restart(
-    State(manager): State<Manager>,
-    AppPath(id): AppPath<String>,
-) -> Result<Json<NodeSummary>, ApiError> {
-    let slot = manager.find(&id)?;
-    Ok(Json(manager.restart(slot).await?))
+node_route! {
+    /// Stop the node if it runs and start it again on the same port and data directory.
+    post "/nodes/{id}/restart", "The node answers again, with the chain it had" => NodeSummary,
+    errors [(409, "Attached (not ours to start), or busy"), (502, "It did not come back")],
+    fn node_restart(manager, id) {
+        let slot = manager.find(&id)?;
+        Ok(Json(manager.restart(slot).await?))
+    }
 }
 
 /// `from` and `limit` page the chain by height.
@@ -418,38 +391,20 @@ async fn node_chain(
     Ok(Json(chain))
 }
 
-#[utoipa::path(
-    get, path = "/nodes/{id}/status", tag = "node",
-    params(("id" = String, Path, description = "Node id, port, or host:port")),
-    responses(
-        (status = 200, description = "The node's own status", body = StatusBody),
-        (status = 404, description = "No such node", body = ErrorBody),
-        (status = 502, description = "The node did not answer", body = ErrorBody),
-    )
-)]
-async fn node_status(
-    State(manager): State<Manager>,
-    AppPath(id): AppPath<String>,
-) -> Result<Json<StatusBody>, ApiError> {
-    let (_, address) = manager.resolve(&id)?;
-    Ok(Json(manager.client().status(&address).await?))
+node_route! {
+    get "/nodes/{id}/status", "The node's own status" => StatusBody,
+    fn node_status(manager, id) {
+        let (_, address) = manager.resolve(&id)?;
+        Ok(Json(manager.client().status(&address).await?))
+    }
 }
 
-#[utoipa::path(
-    get, path = "/nodes/{id}/tips", tag = "node",
-    params(("id" = String, Path, description = "Node id, port, or host:port")),
-    responses(
-        (status = 200, description = "The node's chain tips", body = TipsBody),
-        (status = 404, description = "No such node", body = ErrorBody),
-        (status = 502, description = "The node did not answer", body = ErrorBody),
-    )
-)]
-async fn node_tips(
-    State(manager): State<Manager>,
-    AppPath(id): AppPath<String>,
-) -> Result<Json<TipsBody>, ApiError> {
-    let (_, address) = manager.resolve(&id)?;
-    Ok(Json(manager.client().tips(&address).await?))
+node_route! {
+    get "/nodes/{id}/tips", "The node's chain tips" => TipsBody,
+    fn node_tips(manager, id) {
+        let (_, address) = manager.resolve(&id)?;
+        Ok(Json(manager.client().tips(&address).await?))
+    }
 }
 
 #[utoipa::path(

@@ -19,6 +19,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use utoipa::{IntoParams, ToSchema};
 
+use crate::client::NodeError;
 use crate::network::Manager;
 
 /// How `/start/mining` mines.
@@ -99,17 +100,34 @@ impl Manager {
     }
 }
 
-/// `/mining/stop` to every running node; how many took it.
-async fn stop_all(manager: &Manager) -> usize {
-    let nodes = manager.live_addresses();
+/// The bodiless command `path` to every running node at once; each node's
+/// address with its answer.
+async fn command_all(
+    manager: &Manager,
+    path: &str,
+) -> Vec<(String, Result<MessageBody, NodeError>)> {
+    let addresses: Vec<String> = manager
+        .live_addresses()
+        .into_iter()
+        .map(|(_, address)| address)
+        .collect();
     let client = manager.client();
     let answers = join_all(
-        nodes
+        addresses
             .iter()
-            .map(|(_, address)| client.command(address, "/mining/stop")),
+            .map(|address| client.command(address, path)),
     )
     .await;
-    answers.iter().filter(|answer| answer.is_ok()).count()
+    addresses.into_iter().zip(answers).collect()
+}
+
+/// `/mining/stop` to every running node; how many took it.
+async fn stop_all(manager: &Manager) -> usize {
+    command_all(manager, "/mining/stop")
+        .await
+        .iter()
+        .filter(|(_, answer)| answer.is_ok())
+        .count()
 }
 
 async fn rounds(manager: Manager, number: u64, job: CancellationToken, goal: Option<u64>) {
@@ -164,15 +182,7 @@ async fn rounds(manager: Manager, number: u64, job: CancellationToken, goal: Opt
 }
 
 async fn continuous(manager: Manager, number: u64, job: CancellationToken, goal: Option<u64>) {
-    let nodes = manager.live_addresses();
-    let client = manager.client();
-    let answers = join_all(
-        nodes
-            .iter()
-            .map(|(_, address)| client.command(address, "/mining/start")),
-    )
-    .await;
-    for ((_, address), answer) in nodes.iter().zip(answers) {
+    for (address, answer) in command_all(&manager, "/mining/start").await {
         if let Err(err) = answer {
             tracing::warn!(%address, error = %err, "could not start mining");
         }

@@ -6,8 +6,8 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{ManagerProcess, port_free, port_of, process_alive, wait_until};
-use node::testing::{TestNode, http_client};
+use common::{ManagerProcess, get_from_node, port_free, port_of, process_alive, wait_until};
+use node::testing::TestNode;
 use shared::api::{
     AttachRequest, ChainBody, MessageBody, MinedBody, NodeIdBody, NodeState, NodeSummary,
     ShutdownReport, StatusBody,
@@ -16,14 +16,7 @@ use shared::events::EventKind;
 
 /// Ask a node directly (not through the manager) whom it knows.
 async fn peers_of(address: &str) -> BTreeSet<String> {
-    let body: NodeIdBody = http_client()
-        .get(format!("http://{address}/node/id"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, body): (u16, NodeIdBody) = get_from_node(&format!("http://{address}/node/id")).await;
     body.nodes.into_keys().collect()
 }
 
@@ -43,24 +36,43 @@ fn ids(nodes: &[NodeSummary]) -> BTreeSet<String> {
     nodes.iter().map(|node| node.id.clone()).collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_new_network_is_registered_and_mines_to_one_tip_in_the_background() {
-    let manager = ManagerProcess::start(3).await;
+/// A manager that spawned `count` nodes: it, its nodes and their pids.
+async fn spawned(count: u16) -> (ManagerProcess, Vec<NodeSummary>, Vec<u32>) {
+    let manager = ManagerProcess::start(count).await;
+    let nodes = manager.nodes().await;
+    let pids: Vec<u32> = nodes.iter().filter_map(|node| node.pid).collect();
+    assert_eq!(pids.len(), usize::from(count), "a pid per node: {nodes:?}");
+    (manager, nodes, pids)
+}
+
+/// The manager said `network ready: <count> nodes` and lists `count`
+/// running nodes with distinct ids, each knowing all the others; they are
+/// returned.
+async fn ready_nodes(manager: &ManagerProcess, count: usize) -> Vec<NodeSummary> {
     assert!(
-        manager.ready_line.starts_with("network ready: 3 nodes"),
+        manager
+            .ready_line
+            .starts_with(&format!("network ready: {count} nodes")),
         "{}",
         manager.ready_line
     );
-
     let nodes = manager.nodes().await;
-    assert_eq!(nodes.len(), 3);
+    assert_eq!(nodes.len(), count);
     let all = ids(&nodes);
-    assert_eq!(all.len(), 3, "three distinct ids: {nodes:?}");
+    assert_eq!(all.len(), count, "distinct ids: {nodes:?}");
     for node in &nodes {
         assert_eq!(node.state, NodeState::Running, "{node:?}");
+        assert_knows_all_others(node, &all).await;
+    }
+    nodes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_network_is_registered_and_mines_to_one_tip_in_the_background() {
+    let manager = ManagerProcess::start(3).await;
+    for node in &ready_nodes(&manager, 3).await {
         assert!(node.pid.is_some(), "spawned nodes have a pid: {node:?}");
         assert_eq!(node.height, Some(0), "a fresh node is at genesis: {node:?}");
-        assert_knows_all_others(node, &all).await;
     }
 
     let (status, body): (u16, MessageBody) = manager.get("/start/mining?blocks=5").await;
@@ -257,10 +269,7 @@ async fn nodes_can_be_added_attached_and_mined_continuously() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_all_leaves_no_process_and_no_port_behind() {
-    let mut manager = ManagerProcess::start(3).await;
-    let nodes = manager.nodes().await;
-    let pids: Vec<u32> = nodes.iter().filter_map(|node| node.pid).collect();
-    assert_eq!(pids.len(), 3);
+    let (mut manager, nodes, pids) = spawned(3).await;
     assert!(pids.iter().all(|&pid| process_alive(pid)));
 
     let (status, report): (u16, ShutdownReport) = manager.get("/shutdown/all").await;
@@ -289,10 +298,7 @@ async fn shutdown_all_leaves_no_process_and_no_port_behind() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_manager_with_sigkill_takes_its_nodes_along() {
-    let mut manager = ManagerProcess::start(3).await;
-    let nodes = manager.nodes().await;
-    let pids: Vec<u32> = nodes.iter().filter_map(|node| node.pid).collect();
-    assert_eq!(pids.len(), 3);
+    let (mut manager, nodes, pids) = spawned(3).await;
 
     manager.kill_hard();
     wait_until(
@@ -316,14 +322,7 @@ async fn killing_the_manager_with_sigkill_takes_its_nodes_along() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_stops_every_node_and_the_manager_exits_cleanly() {
-    let mut manager = ManagerProcess::start(2).await;
-    let pids: Vec<u32> = manager
-        .nodes()
-        .await
-        .iter()
-        .filter_map(|node| node.pid)
-        .collect();
-    assert_eq!(pids.len(), 2);
+    let (mut manager, _, pids) = spawned(2).await;
 
     // SAFETY: kill(2) on the manager's own pid, which this test owns.
     let sent = unsafe { libc::kill(manager.pid() as libc::pid_t, libc::SIGINT) };
@@ -343,24 +342,15 @@ async fn ctrl_c_stops_every_node_and_the_manager_exits_cleanly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_manager_on_localhost_hands_its_nodes_the_address_localhost_names() {
     let manager = ManagerProcess::start_with(2, &["--host", "localhost"]).await;
-    assert!(
-        manager.ready_line.starts_with("network ready: 2 nodes"),
-        "{}",
-        manager.ready_line
-    );
+    // Each node answers directly (whom it knows) and through the manager.
+    let nodes = ready_nodes(&manager, 2).await;
     assert!(
         manager.url.starts_with("http://127.0.0.1:"),
         "the manager binds the address too: {}",
         manager.url
     );
-    let nodes = manager.nodes().await;
-    assert_eq!(nodes.len(), 2);
-    let all = ids(&nodes);
     for node in &nodes {
-        assert_eq!(node.state, NodeState::Running, "{node:?}");
         assert!(node.address.starts_with("127.0.0.1:"), "{node:?}");
-        // The node answers, directly and through the manager.
-        assert_knows_all_others(node, &all).await;
         let (status, body): (u16, StatusBody) =
             manager.get(&format!("/nodes/{}/status", node.id)).await;
         assert_eq!(status, 200);

@@ -22,10 +22,12 @@ fn remined(block: Block) -> Block {
     solve(block).expect("regtest blocks are always solvable")
 }
 
-/// Asserts that `reason` is the rule `pattern`, showing it if not.
-macro_rules! assert_refused_for {
-    ($reason:expr, $pattern:pat) => {
-        let reason = $reason;
+/// Asserts that `refusal`, the `(index, reason)` of a refused chain, is
+/// block `index` refused for the rule `pattern`, showing the reason if not.
+macro_rules! assert_refused {
+    ($refusal:expr, $index:expr, $pattern:pat) => {
+        let (index, reason) = $refusal;
+        assert_eq!(index, $index, "{reason}");
         assert!(matches!(reason, $pattern), "{reason}");
     };
 }
@@ -59,19 +61,20 @@ fn empty_chain() {
 fn bad_genesis() {
     let (params, mut chain, now) = regtest_chain(3);
     chain[0] = Preset::Default.params().genesis;
-    let (index, reason) = first_error(&params, &chain, now);
-    assert_eq!(index, 0);
-    assert_refused_for!(reason, Rejection::BadGenesis { .. });
+    assert_refused!(
+        first_error(&params, &chain, now),
+        0,
+        Rejection::BadGenesis { .. }
+    );
 }
 
 #[test]
 fn bad_encoding_stated_hash_does_not_match_header() {
     let (params, mut chain, now) = regtest_chain(5);
     chain[3].hash = BlockHash::from_bytes([0xab; 32]);
-    let (index, reason) = first_error(&params, &chain, now);
-    assert_eq!(index, 3);
-    assert_refused_for!(
-        reason,
+    assert_refused!(
+        first_error(&params, &chain, now),
+        3,
         Rejection::BadEncoding(EncodingError::HashMismatch { .. })
     );
 }
@@ -157,10 +160,9 @@ fn bad_encoding_oversized_data_entry() {
 fn bad_encoding_too_many_entries() {
     let mut entries = vec![Entry::coinbase(4, "a")];
     entries.extend((0..shared::block::MAX_ENTRIES).map(|i| Entry::data(i.to_string())));
-    let (index, reason) = with_tip_entries(entries);
-    assert_eq!(index, 4);
-    assert_refused_for!(
-        reason,
+    assert_refused!(
+        with_tip_entries(entries),
+        4,
         Rejection::BadEncoding(EncodingError::TooManyEntries { .. })
     );
 }
@@ -172,14 +174,15 @@ fn wrong_previous_hash() {
     block.header.previous_hash = chain[2].hash;
     chain[4] = remined(block);
     chain.truncate(5);
-    let (index, reason) = first_error(&params, &chain, now);
-    assert_eq!(index, 4);
     assert_eq!(
-        reason,
-        Rejection::WrongPreviousHash {
-            expected: chain[3].hash,
-            found: chain[2].hash
-        }
+        first_error(&params, &chain, now),
+        (
+            4,
+            Rejection::WrongPreviousHash {
+                expected: chain[3].hash,
+                found: chain[2].hash
+            }
+        )
     );
 }
 
@@ -212,14 +215,15 @@ fn hash_above_target() {
         header.proof += 1;
     }
     chain[4] = chain[4].clone().with_header(header);
-    let (index, reason) = first_error(&params, &chain, now);
-    assert_eq!(index, 4);
     assert_eq!(
-        reason,
-        Rejection::HashAboveTarget {
-            hash: header.block_hash(),
-            target
-        }
+        first_error(&params, &chain, now),
+        (
+            4,
+            Rejection::HashAboveTarget {
+                hash: header.block_hash(),
+                target
+            }
+        )
     );
 }
 
@@ -383,9 +387,11 @@ fn wrong_merkle_root() {
     let mut block = chain[2].clone();
     block.header.merkle_root = MerkleRoot::from_bytes([7; 32]);
     chain[2] = remined(block);
-    let (index, reason) = first_error(&params, &chain, now);
-    assert_eq!(index, 2);
-    assert_refused_for!(reason, Rejection::WrongMerkleRoot { .. });
+    assert_refused!(
+        first_error(&params, &chain, now),
+        2,
+        Rejection::WrongMerkleRoot { .. }
+    );
 }
 
 #[test]

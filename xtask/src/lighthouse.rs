@@ -17,6 +17,9 @@ pub struct Args {
     runs: u32,
 }
 
+/// The manager's arguments: a free port, three regtest nodes on free ports.
+const NETWORK: &str = "-p 0 --node-port 0 -a 3 --chain regtest";
+
 /// The figures kept from one report.
 const AUDITS: &[&str] = &[
     "first-contentful-paint",
@@ -46,18 +49,8 @@ pub fn run(args: &Args) -> Result<()> {
     let data = cmd::target_dir().join("lighthouse");
     let _ = std::fs::remove_dir_all(data.join("nodes"));
     std::fs::create_dir_all(&data)?;
-    let mut manager = cmd::new(cmd::target_dir().join("release").join("manager"));
+    let mut manager = up::release_manager(NETWORK.split(' '));
     manager
-        .args([
-            "-p",
-            "0",
-            "--node-port",
-            "0",
-            "-a",
-            "3",
-            "--chain",
-            "regtest",
-        ])
         .arg("--data-dir")
         .arg(data.join("nodes"))
         .stdin(Stdio::null())

@@ -3,7 +3,9 @@
 
 use crate::{cmd, install};
 use anyhow::Result;
+use std::ffi::OsStr;
 use std::path::Path;
+use std::process::Command;
 
 /// The explorer's trunk entry point; until it exists there is nothing to bundle.
 pub const EXPLORER_INDEX: &str = "explorer/index.html";
@@ -24,20 +26,25 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<()> {
     build_release()?;
 
-    let mut manager = cmd::new(cmd::target_dir().join("release").join("manager"));
-    manager
-        .arg("-p")
-        .arg(args.port.to_string())
-        .arg("-a")
-        .arg(args.nodes.to_string())
-        .arg("--node-port")
-        .arg(args.node_port.to_string());
+    let (port, nodes, node_port) = (
+        args.port.to_string(),
+        args.nodes.to_string(),
+        args.node_port.to_string(),
+    );
+    let mut manager = release_manager(["-p", &port, "-a", &nodes, "--node-port", &node_port]);
     println!("==> open http://127.0.0.1:{}/ in your browser", args.port);
     println!(
         "==> starting the manager with {} nodes (Ctrl-C to stop)",
         args.nodes
     );
     Err(cmd::exec(&mut manager))
+}
+
+/// The manager that [`build_release`] built, to be started with `args`.
+pub fn release_manager<S: AsRef<OsStr>>(args: impl IntoIterator<Item = S>) -> Command {
+    let mut manager = cmd::new(cmd::target_dir().join("release").join("manager"));
+    manager.args(args);
+    manager
 }
 
 /// Installs the wasm tools, then builds the node and the manager (release)

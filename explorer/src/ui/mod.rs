@@ -86,26 +86,16 @@ pub fn Shell() -> impl IntoView {
         <main>
             {in_turn(rows, 1, || view! { <NodesPanel/> }.into_any())}
             {in_turn(rows, 2, || view! { <TreePanel/> }.into_any())}
-            {in_turn(rows, 3, || {
-                view! {
-                    <div class="columns">
-                        <InspectorPanel/>
-                        <ValidationPanel/>
-                    </div>
-                }
-                .into_any()
-            })}
-            {in_turn(rows, 4, || {
-                view! {
-                    <div class="columns">
-                        <ChartsPanel/>
-                        <FeedPanel/>
-                    </div>
-                }
-                .into_any()
-            })}
+            {in_turn(rows, 3, || view! { <Columns><InspectorPanel/><ValidationPanel/></Columns> }.into_any())}
+            {in_turn(rows, 4, || view! { <Columns><ChartsPanel/><FeedPanel/></Columns> }.into_any())}
         </main>
     }
+}
+
+/// Panels side by side (stacked on a narrow screen).
+#[component]
+fn Columns(children: Children) -> impl IntoView {
+    view! { <div class="columns">{children()}</div> }
 }
 
 /// `panel` once `rows` reaches `row`, built once (not again on later rows).

@@ -17,6 +17,19 @@ use crate::live::Connection;
 use crate::state::{Network, Outcome};
 use crate::sync;
 
+/// The node table's column headings, left to right.
+const COLUMNS: [&str; 9] = [
+    "Node",
+    "Id",
+    "State",
+    "Height",
+    "Best hash",
+    "Hash rate",
+    "Mining",
+    "Actions",
+    "Result",
+];
+
 /// What a row button does, given the API and the node's id.
 type Work = Box<dyn FnOnce(Api, String) -> Pin<Box<dyn Future<Output = Result<String, ApiError>>>>>;
 
@@ -161,15 +174,10 @@ pub fn NodesPanel() -> impl IntoView {
                     </caption>
                     <thead>
                         <tr>
-                            <th scope="col">"Node"</th>
-                            <th scope="col">"Id"</th>
-                            <th scope="col">"State"</th>
-                            <th scope="col">"Height"</th>
-                            <th scope="col">"Best hash"</th>
-                            <th scope="col">"Hash rate"</th>
-                            <th scope="col">"Mining"</th>
-                            <th scope="col">"Actions"</th>
-                            <th scope="col">"Result"</th>
+                            {COLUMNS
+                                .into_iter()
+                                .map(|column| view! { <th scope="col">{column}</th> })
+                                .collect_view()}
                         </tr>
                     </thead>
                     <tbody>

@@ -115,30 +115,35 @@ impl ManagerProcess {
         .await
     }
 
-    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let request = self.http.request(method, format!("{}{path}", self.url));
-        match &self.token {
-            Some(token) => request.bearer_auth(token),
-            None => request,
+    /// Sends `method path` (with the token, if any) as `finish` completes
+    /// the request, and decodes the answer.
+    async fn exchange<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        finish: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> (u16, T) {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.url));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
         }
+        let response = finish(request)
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("{method} {path}: {err}"));
+        decode(response, path).await
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> (u16, T) {
-        let response = self
-            .request(reqwest::Method::GET, path)
-            .send()
+        self.exchange(reqwest::Method::GET, path, |request| request)
             .await
-            .unwrap_or_else(|err| panic!("GET {path}: {err}"));
-        decode(response, path).await
     }
 
     pub async fn post<T: DeserializeOwned>(&self, path: &str) -> (u16, T) {
-        let response = self
-            .request(reqwest::Method::POST, path)
-            .send()
+        self.exchange(reqwest::Method::POST, path, |request| request)
             .await
-            .unwrap_or_else(|err| panic!("POST {path}: {err}"));
-        decode(response, path).await
     }
 
     pub async fn post_json<B: Serialize, T: DeserializeOwned>(
@@ -146,25 +151,18 @@ impl ManagerProcess {
         path: &str,
         body: &B,
     ) -> (u16, T) {
-        let response = self
-            .request(reqwest::Method::POST, path)
-            .json(body)
-            .send()
+        self.exchange(reqwest::Method::POST, path, |request| request.json(body))
             .await
-            .unwrap_or_else(|err| panic!("POST {path}: {err}"));
-        decode(response, path).await
     }
 
     /// A raw body with a JSON content type, for malformed input.
     pub async fn post_raw(&self, path: &str, body: &str) -> (u16, ErrorBody) {
-        let response = self
-            .request(reqwest::Method::POST, path)
-            .header("content-type", "application/json")
-            .body(body.to_owned())
-            .send()
-            .await
-            .unwrap_or_else(|err| panic!("POST {path}: {err}"));
-        decode(response, path).await
+        self.exchange(reqwest::Method::POST, path, |request| {
+            request
+                .header("content-type", "application/json")
+                .body(body.to_owned())
+        })
+        .await
     }
 
     pub async fn nodes(&self) -> Vec<NodeSummary> {
@@ -229,6 +227,16 @@ impl Drop for ManagerProcess {
         let _ = self.process.child.kill();
         let _ = self.process.child.wait();
     }
+}
+
+/// GET `url` straight from a node, not through the manager.
+pub async fn get_from_node<T: DeserializeOwned>(url: &str) -> (u16, T) {
+    let response = http_client()
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("GET {url}: {err}"));
+    decode(response, url).await
 }
 
 async fn decode<T: DeserializeOwned>(response: reqwest::Response, what: &str) -> (u16, T) {
