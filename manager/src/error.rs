@@ -2,8 +2,6 @@
 //! `{"error": "..."}` with the status that fits it.
 
 use axum::Json;
-use axum::extract::FromRequest;
-use axum::extract::FromRequestParts;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -110,26 +108,13 @@ impl From<PathRejection> for ApiError {
     }
 }
 
-/// `axum::Json` whose rejections are [`ApiError`]s.
-#[derive(Debug, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
-pub struct AppJson<T>(pub T);
+node::app_extractors!(ApiError);
 
 impl<T: Serialize> IntoResponse for AppJson<T> {
     fn into_response(self) -> Response {
         Json(self.0).into_response()
     }
 }
-
-/// `axum::extract::Query` whose rejections are [`ApiError`]s.
-#[derive(Debug, FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
-pub struct AppQuery<T>(pub T);
-
-/// `axum::extract::Path` whose rejections are [`ApiError`]s.
-#[derive(Debug, FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ApiError))]
-pub struct AppPath<T>(pub T);
 
 /// Answers that did not come from a handler (an unknown route, a wrong
 /// method, a body over the limit) are plain text; rewrite them as

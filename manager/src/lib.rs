@@ -203,17 +203,10 @@ pub async fn run(config: Config) -> Result<(), RunError> {
 
 /// Ctrl-C and SIGTERM pull the same shutdown as `/shutdown/all`.
 async fn watch_signals(shutdown: CancellationToken) {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("Ctrl-C: stopping the network"),
-        _ = terminate => tracing::info!("SIGTERM: stopping the network"),
+        signal = node::signals::stop_requested() => {
+            tracing::info!("{signal}: stopping the network");
+        }
         _ = shutdown.cancelled() => {}
     }
     shutdown.cancel();

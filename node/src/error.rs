@@ -4,7 +4,6 @@
 
 use axum::Json;
 use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use shared::api::{ErrorBody, InvalidChainBody};
@@ -82,20 +81,31 @@ impl From<PathRejection> for ApiError {
     }
 }
 
-/// `axum::Json` whose rejections are [`ApiError`]s.
-#[derive(Debug, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
-pub struct AppJson<T>(pub T);
+/// Declares `AppJson`, `AppQuery` and `AppPath`: axum's `Json`, `Query`
+/// and `Path` extractors whose rejections become `$error` (which needs a
+/// `From` for each of axum's rejections). The node and the manager both
+/// declare theirs with it, so their APIs refuse bad input the same way.
+#[macro_export]
+macro_rules! app_extractors {
+    ($error:ident) => {
+        /// `axum::Json` whose rejections are this crate's API errors.
+        #[derive(Debug, axum::extract::FromRequest)]
+        #[from_request(via(axum::Json), rejection($error))]
+        pub struct AppJson<T>(pub T);
 
-/// `axum::extract::Query` whose rejections are [`ApiError`]s.
-#[derive(Debug, FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
-pub struct AppQuery<T>(pub T);
+        /// `axum::extract::Query` whose rejections are this crate's API errors.
+        #[derive(Debug, axum::extract::FromRequestParts)]
+        #[from_request(via(axum::extract::Query), rejection($error))]
+        pub struct AppQuery<T>(pub T);
 
-/// `axum::extract::Path` whose rejections are [`ApiError`]s.
-#[derive(Debug, FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ApiError))]
-pub struct AppPath<T>(pub T);
+        /// `axum::extract::Path` whose rejections are this crate's API errors.
+        #[derive(Debug, axum::extract::FromRequestParts)]
+        #[from_request(via(axum::extract::Path), rejection($error))]
+        pub struct AppPath<T>(pub T);
+    };
+}
+
+app_extractors!(ApiError);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {

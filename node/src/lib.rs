@@ -4,6 +4,7 @@
 //! - [`clock`]: the wall clock (`shared` takes time as an argument).
 //! - [`conditions`]: link conditions (latency, jitter, loss, bandwidth,
 //!   down) as a release schedule for what a node sends over a link.
+//! - [`signals`]: Ctrl-C and SIGTERM, for the node and the manager.
 //! - [`token`]: random node ids and bearer tokens.
 //! - [`chain`]: the block tree — every valid block, headers-only entries,
 //!   invalid blocks, orphans and blocks being stored — and the best tip by
@@ -43,6 +44,7 @@ pub mod events;
 pub mod miner;
 pub mod node;
 pub mod p2p;
+pub mod signals;
 pub mod store;
 pub mod tasks;
 #[cfg(feature = "testing")]
@@ -174,17 +176,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 fn spawn_signal_handler(node: Arc<Node>) {
     let tasks = Arc::clone(&node);
     tasks.tasks.spawn(async move {
-        let terminate = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut signal) => {
-                    signal.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
-            }
-        };
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            () = terminate => {}
+            _ = signals::stop_requested() => {}
             () = node.shutdown.cancelled() => return,
         }
         node.events.emit(shared::events::EventKind::ShuttingDown);

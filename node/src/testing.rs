@@ -379,6 +379,16 @@ impl UnreadEvents {
     }
 }
 
+/// Panics unless the OpenAPI `document` defines every schema in `names`.
+pub fn assert_documents_schemas(document: &serde_json::Value, names: &[&str]) {
+    let schemas = document["components"]["schemas"]
+        .as_object()
+        .expect("components.schemas in the document");
+    for name in names {
+        assert!(schemas.contains_key(*name), "schema {name} missing");
+    }
+}
+
 /// Runs `openapi-spec-validator` (PyPI; `cargo xtask test` installs it) on
 /// `document` and panics with its report if the document is not valid.
 pub fn assert_valid_openapi(document: &serde_json::Value) {

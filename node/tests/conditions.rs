@@ -5,7 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{EventStream, TestNode, converge, line, linked, peers, set_link, wait_until};
+use common::{
+    EventStream, TestNode, converge, linked_line, peers, set_link, wait_until, warmed_line,
+};
 use serde_json::json;
 use shared::BlockHash;
 use shared::api::LinkConditions;
@@ -25,12 +27,8 @@ async fn accepted_at(events: &mut EventStream, hash: BlockHash) -> u64 {
 
 #[tokio::test]
 async fn latency_on_one_link_delays_that_hop_by_at_least_the_latency() {
-    let nodes = line(3, &[]);
-    linked(&nodes).await;
-    // A first block before the latency is set: each store's first commit
-    // (a fresh redb file growing) is not what this test measures.
-    nodes[0].mine().await;
-    converge("the warm-up block did not spread", &nodes, 1).await;
+    // A first block before the latency is set: see warmed_line.
+    let nodes = warmed_line(3).await;
     // Both directions of the middle-to-end link.
     let slow = json!({ "latency_ms": 300 });
     let at_middle = set_link(
@@ -82,10 +80,7 @@ async fn latency_on_one_link_delays_that_hop_by_at_least_the_latency() {
 
 #[tokio::test]
 async fn a_link_set_down_splits_the_line_and_heals_with_a_reorganisation() {
-    let nodes = line(4, &[]);
-    linked(&nodes).await;
-    nodes[0].mine().await;
-    converge("the line did not converge before the split", &nodes, 1).await;
+    let nodes = warmed_line(4).await;
 
     let links = set_link(&nodes[1], json!({ "peer": nodes[2].address, "down": true })).await;
     assert!(
@@ -136,8 +131,7 @@ async fn a_link_set_down_splits_the_line_and_heals_with_a_reorganisation() {
 
 #[tokio::test]
 async fn with_half_the_messages_lost_every_block_still_arrives() {
-    let nodes = line(3, &[]);
-    linked(&nodes).await;
+    let nodes = linked_line(3).await;
     set_link(&nodes[1], json!({ "peer": nodes[2].address, "loss": 0.5 })).await;
     set_link(&nodes[2], json!({ "peer": nodes[1].address, "loss": 0.5 })).await;
     let mut last = None;
@@ -158,8 +152,7 @@ async fn with_half_the_messages_lost_every_block_still_arrives() {
 
 #[tokio::test]
 async fn bad_link_values_are_refused_and_change_nothing() {
-    let nodes = line(2, &[]);
-    linked(&nodes).await;
+    let nodes = linked_line(2).await;
     let node = &nodes[0];
     let before = peers(node).await;
     for (body, status) in [
@@ -193,8 +186,7 @@ async fn bad_link_values_are_refused_and_change_nothing() {
 
 #[tokio::test]
 async fn isolate_and_reconnect_set_every_link_down_and_up() {
-    let nodes = line(3, &[]);
-    linked(&nodes).await;
+    let nodes = linked_line(3).await;
     let middle = &nodes[1];
     assert!(middle.post("/network/isolate").await.status().is_success());
     let links: shared::api::LinksBody = middle.get("/network/links").await;

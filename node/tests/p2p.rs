@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestNode, converge, line, linked, peers, wait_until};
+use common::{TestNode, converge, linked_line, peers, wait_until};
 use shared::api::{LinkDirection, LinkState, NodeIdBody};
 use shared::events::EventKind;
 
@@ -13,8 +13,7 @@ const STEP: Duration = Duration::from_millis(100);
 
 #[tokio::test]
 async fn a_line_of_five_converges_on_blocks_mined_at_one_end() {
-    let nodes = line(5, &[]);
-    linked(&nodes).await;
+    let nodes = linked_line(5).await;
     let mut far_end = common::EventStream::of_node(&nodes[4]).await;
     for _ in 0..3 {
         nodes[0].mine().await;

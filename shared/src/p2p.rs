@@ -283,58 +283,54 @@ impl From<BlockHash> for WireHash {
     }
 }
 
-/// A header on the wire: its 96-byte consensus encoding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WireHeader(pub Header);
+/// A newtype that goes over the wire as one byte string: `$encode` gives
+/// the bytes, `$decode` takes them back or says why not.
+macro_rules! byte_encoded {
+    ($(#[$doc:meta])* $name:ident($inner:ty), $encode:expr, $decode:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name(pub $inner);
 
-impl From<Header> for WireHeader {
-    fn from(header: Header) -> Self {
-        Self(header)
-    }
+        impl From<$inner> for $name {
+            fn from(inner: $inner) -> Self {
+                Self(inner)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let encode: fn(&$inner) -> Vec<u8> = $encode;
+                serializer.serialize_bytes(&encode(&self.0))
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let decode: fn(&[u8]) -> Result<$inner, String> = $decode;
+                deserializer.deserialize_bytes(BytesVisitor(|bytes: &[u8]| decode(bytes).map($name)))
+            }
+        }
+    };
 }
 
-impl Serialize for WireHeader {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_bytes(&self.0.to_bytes())
+byte_encoded!(
+    /// A header on the wire: its 96-byte consensus encoding.
+    WireHeader(Header),
+    |header| header.to_bytes().to_vec(),
+    |bytes| {
+        let array: &[u8; HEADER_LEN] = bytes
+            .try_into()
+            .map_err(|_| format!("a header is {HEADER_LEN} bytes, not {}", bytes.len()))?;
+        Ok(Header::from_bytes(array))
     }
-}
+);
 
-impl<'de> Deserialize<'de> for WireHeader {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_bytes(BytesVisitor(|bytes: &[u8]| {
-            let array: &[u8; HEADER_LEN] = bytes
-                .try_into()
-                .map_err(|_| format!("a header is {HEADER_LEN} bytes, not {}", bytes.len()))?;
-            Ok(WireHeader(Header::from_bytes(array)))
-        }))
-    }
-}
-
-/// A block on the wire: [`Block::to_bytes`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WireBlock(pub Block);
-
-impl From<Block> for WireBlock {
-    fn from(block: Block) -> Self {
-        Self(block)
-    }
-}
-
-impl Serialize for WireBlock {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_bytes(&self.0.to_bytes())
-    }
-}
-
-impl<'de> Deserialize<'de> for WireBlock {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_bytes(BytesVisitor(|bytes: &[u8]| {
-            Block::from_bytes(bytes)
-                .map(WireBlock)
-                .map_err(|e| e.to_string())
-        }))
-    }
-}
+byte_encoded!(
+    /// A block on the wire: [`Block::to_bytes`].
+    WireBlock(Block),
+    Block::to_bytes,
+    |bytes| Block::from_bytes(bytes).map_err(|e| e.to_string())
+);
 
 /// Turns a byte string into `T` with `parse`, for the byte-encoded types.
 struct BytesVisitor<F>(F);

@@ -57,6 +57,23 @@ pub async fn peers(node: &TestNode) -> Vec<shared::api::LinkInfo> {
     node.get::<shared::api::PeersBody>("/peers").await.peers
 }
 
+/// A line of `n` nodes whose links are all up.
+pub async fn linked_line(n: usize) -> Vec<TestNode> {
+    let nodes = line(n, &[]);
+    linked(&nodes).await;
+    nodes
+}
+
+/// A linked line of `n` nodes that agree on one block mined at the start:
+/// each store's first commit (a fresh redb file growing) is behind it, so
+/// what a test measures next is the network.
+pub async fn warmed_line(n: usize) -> Vec<TestNode> {
+    let nodes = linked_line(n).await;
+    nodes[0].mine().await;
+    converge("the line did not agree on a first block", &nodes, 1).await;
+    nodes
+}
+
 /// Waits until every node of a line is linked with its neighbours.
 pub async fn linked(nodes: &[TestNode]) {
     for (i, node) in nodes.iter().enumerate() {
