@@ -148,6 +148,28 @@ impl Manager {
         }
         tracing::info!(a = %request.a, b = %request.b, links = matched.len(), "link conditions set");
         let tables = self.tables(members).await;
+        {
+            let mut state = self.lab().state();
+            for &(from, to) in &directions {
+                let set = tables[from]
+                    .iter()
+                    .flatten()
+                    .find(|info| info.address == members[to].address);
+                if let Some(info) = set {
+                    let key = (members[from].slot, members[to].slot);
+                    let mut conditions = info.conditions;
+                    // Down by the partition, not by the user: up once healed.
+                    if state
+                        .partition
+                        .as_ref()
+                        .is_some_and(|partition| partition.downed.contains(&key))
+                    {
+                        conditions.down = false;
+                    }
+                    state.conditions.insert(key, conditions);
+                }
+            }
+        }
         let links = links_of(members, &tables)
             .into_iter()
             .filter(|link| {

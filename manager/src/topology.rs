@@ -12,7 +12,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use futures_util::future::join_all;
 use shared::api::{
-    DirectedConditions, LinkInfo, LinkState, NetworkBody, NetworkLink, NodeState, RegisterRequest,
+    DirectedConditions, LinkConditions, LinkConditionsUpdate, LinkInfo, LinkState, NetworkBody,
+    NetworkLink, NodeState, RegisterRequest,
 };
 use shared::topology::Topology;
 use tokio::sync::{Semaphore, SemaphorePermit};
@@ -40,6 +41,9 @@ pub struct Lab {
 pub(crate) struct LabState {
     pub(crate) topology: Topology,
     pub(crate) partition: Option<Partition>,
+    /// What `POST /network/links` last set, per `(from, to)` slots, so a
+    /// restarted node (whose links start clear) gets it back.
+    pub(crate) conditions: BTreeMap<(usize, usize), LinkConditions>,
 }
 
 impl Lab {
@@ -48,6 +52,7 @@ impl Lab {
             state: Mutex::new(LabState {
                 topology,
                 partition: None,
+                conditions: BTreeMap::new(),
             }),
             turn: Semaphore::new(1),
             seed,
@@ -192,7 +197,76 @@ impl Manager {
             }))
             .await;
         }
+        self.restore_conditions(members, &neighbours).await;
         self.enforce_partition(members, &edges).await;
+    }
+
+    /// Give every link of the shape the conditions last set on it, where
+    /// its end lost them (a restart); forget those of links it no longer has.
+    async fn restore_conditions(&self, members: &[Member], neighbours: &[BTreeSet<usize>]) {
+        let slot_of: BTreeMap<&str, usize> = members
+            .iter()
+            .map(|member| (member.address.as_str(), member.slot))
+            .collect();
+        let index: BTreeMap<usize, usize> = members
+            .iter()
+            .enumerate()
+            .map(|(i, member)| (member.slot, i))
+            .collect();
+        let (remembered, owned) = {
+            let mut state = self.lab().state();
+            state.conditions.retain(|(from, to), _| {
+                index
+                    .get(from)
+                    .zip(index.get(to))
+                    .is_some_and(|(i, j)| neighbours[*i].contains(j))
+            });
+            let owned = state
+                .partition
+                .as_ref()
+                .map(|partition| partition.downed.clone())
+                .unwrap_or_default();
+            (state.conditions.clone(), owned)
+        };
+        if remembered.is_empty() {
+            return;
+        }
+        let tables = self.tables(members).await;
+        let mut fixes = Vec::new();
+        for (member, table) in members.iter().zip(&tables) {
+            for info in table.iter().flatten() {
+                let Some(&to) = slot_of.get(info.address.as_str()) else {
+                    continue;
+                };
+                let Some(want) = remembered.get(&(member.slot, to)) else {
+                    continue;
+                };
+                // A direction the partition took down is the partition's.
+                let partitioned = owned.contains(&(member.slot, to));
+                let mut have = info.conditions;
+                if partitioned {
+                    have.down = want.down;
+                }
+                if have != *want {
+                    let update = LinkConditionsUpdate {
+                        peer: Some(info.address.clone()),
+                        latency_ms: Some(want.latency_ms),
+                        jitter_ms: Some(want.jitter_ms),
+                        loss: Some(want.loss),
+                        bandwidth_kbps: Some(want.bandwidth_kbps),
+                        down: (!partitioned).then_some(want.down),
+                    };
+                    fixes.push((member.address.clone(), update));
+                }
+            }
+        }
+        let client = &self.inner.client;
+        join_all(fixes.iter().map(|(address, update)| async move {
+            if let Err(err) = client.set_links(address, update).await {
+                tracing::warn!(node = %address, error = %err, "could not restore link conditions");
+            }
+        }))
+        .await;
     }
 
     /// `POST /network/topology`: the new shape, wired.

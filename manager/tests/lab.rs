@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use common::{ManagerProcess, wait_until};
 use serde_json::{Value, json};
-use shared::api::{ErrorBody, LinkState, MinedBody, NetworkBody, NetworkLinksBody, NodeSummary};
+use shared::api::{
+    ErrorBody, LinkConditions, LinkState, MinedBody, NetworkBody, NetworkLinksBody, NodeSummary,
+};
 use shared::topology::Topology;
 
 type Pair = (String, String);
@@ -483,4 +485,78 @@ async fn a_partition_splits_the_chain_and_healing_joins_it_on_the_most_work() {
             .iter()
             .all(|status| status.best_hash == two.block.hash)
     );
+}
+
+/// Both directions of every link of `id`, once `GET /network` shows them
+/// as `check` wants (bounded wait).
+async fn links_of_node_become(
+    manager: &ManagerProcess,
+    id: &str,
+    what: &str,
+    check: impl Fn(&LinkConditions) -> bool,
+) -> NetworkBody {
+    wait_until(what, 120, Duration::from_millis(250), || async {
+        let body = network(manager).await;
+        let mine: Vec<_> = body
+            .links
+            .iter()
+            .filter(|link| link.a == id || link.b == id)
+            .collect();
+        let ok = mine.len() == 2
+            && mine.iter().all(|link| {
+                [link.conditions.a_to_b, link.conditions.b_to_a]
+                    .iter()
+                    .all(|side| side.as_ref().is_some_and(&check))
+            });
+        ok.then_some(body)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_node_gets_its_links_their_conditions_and_the_partition_back() {
+    let manager = ManagerProcess::start_with(4, &["--topology", "ring"]).await;
+    let nodes = manager.nodes().await;
+    let ring = expected(Topology::Ring, &nodes, 0);
+    links_become(&manager, &ring).await;
+    let first = nodes[0].id.clone();
+    let (status, body): (u16, NetworkLinksBody) = manager
+        .post_json(
+            "/network/links",
+            &json!({ "a": first, "b": "*", "latency_ms": 25 }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body:?}");
+    assert_eq!(body.links.len(), 2, "a node of a ring has two links");
+
+    let restart = format!("/nodes/{first}/restart");
+    let (status, restarted): (u16, NodeSummary) = manager.post(&restart).await;
+    assert_eq!(status, 200, "{restarted:?}");
+    assert_eq!(restarted.id, first, "the node keeps its id");
+    links_become(&manager, &ring).await;
+    links_of_node_become(&manager, &first, "25 ms back both ways", |side| {
+        side.latency_ms == 25 && !side.down
+    })
+    .await;
+
+    let (status, body): (u16, Value) = manager
+        .post_json("/network/partition", &json!({ "groups": [[first]] }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _): (u16, NodeSummary) = manager.post(&restart).await;
+    assert_eq!(status, 200);
+    links_of_node_become(
+        &manager,
+        &first,
+        "the partition back after a restart",
+        |side| side.latency_ms == 25 && side.down,
+    )
+    .await;
+
+    let (status, body): (u16, Value) = manager.post_json("/network/heal", &json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    links_of_node_become(&manager, &first, "up again, still 25 ms", |side| {
+        side.latency_ms == 25 && !side.down
+    })
+    .await;
 }
