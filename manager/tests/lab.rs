@@ -560,3 +560,22 @@ async fn a_restarted_node_gets_its_links_their_conditions_and_the_partition_back
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attached_node_joins_the_line_at_its_end() {
+    let manager = ManagerProcess::start_with(3, &["--topology", "line"]).await;
+    let lone = node::testing::TestNode::start();
+    let (status, attached): (u16, NodeSummary) = manager
+        .post_json("/nodes/attach", &json!({ "address": lone.address }))
+        .await;
+    assert_eq!(status, 201, "{attached:?}");
+    let nodes = manager.nodes().await;
+    assert_eq!(nodes.len(), 4);
+    let line = links_become(&manager, &expected(Topology::Line, &nodes, 0)).await;
+    let degree = degrees(&links_of(&line));
+    assert_eq!(
+        degree[&attached.id], 1,
+        "the new end of the line: {degree:?}"
+    );
+    assert_eq!(degree[&nodes[2].id], 2, "the old end is in the middle now");
+}
