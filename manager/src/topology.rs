@@ -172,20 +172,17 @@ impl Manager {
             .collect();
         for _ in 0..PRUNE_ROUNDS {
             let tables = self.tables(members).await;
-            let extra: Vec<(usize, String)> = tables
-                .iter()
-                .enumerate()
-                .flat_map(|(i, table)| {
-                    table.iter().flatten().filter_map({
-                        let (index, neighbours) = (&index, &neighbours);
-                        move |info| {
-                            let j = *index.get(info.address.as_str())?;
-                            (j != i && !neighbours[i].contains(&j))
-                                .then(|| (i, info.address.clone()))
-                        }
-                    })
-                })
-                .collect();
+            let mut extra: Vec<(usize, String)> = Vec::new();
+            for (i, table) in tables.iter().enumerate() {
+                for info in table.iter().flatten() {
+                    if let Some(&j) = index.get(info.address.as_str())
+                        && j != i
+                        && !neighbours[i].contains(&j)
+                    {
+                        extra.push((i, info.address.clone()));
+                    }
+                }
+            }
             if extra.is_empty() {
                 break;
             }
