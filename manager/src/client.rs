@@ -7,8 +7,8 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::api::{
-    ChainBody, ErrorBody, MessageBody, MinedBody, NodeIdBody, RegisterRequest, RegisterResponse,
-    StatusBody, TipsBody,
+    ChainBody, ErrorBody, LinkConditionsUpdate, LinksBody, MessageBody, MinedBody, NodeIdBody,
+    PeerAddressRequest, PeersBody, RegisterRequest, RegisterResponse, StatusBody, TipsBody,
 };
 use shared::{Block, BlockHash};
 
@@ -144,6 +144,37 @@ impl NodeClient {
     /// `/mining/stop`, `/network/isolate`, `/network/reconnect`, `/shutdown`.
     pub async fn command(&self, address: &str, path: &str) -> Result<MessageBody, NodeError> {
         self.call(Method::POST, address, path, SHORT, None::<&()>)
+            .await
+    }
+
+    /// Every link of the node, with counters and conditions.
+    pub async fn peers(&self, address: &str) -> Result<PeersBody, NodeError> {
+        self.call(Method::GET, address, "/peers", SHORT, None::<&()>)
+            .await
+    }
+
+    /// Close the node's link to `peer` and have it forget the peer.
+    pub async fn disconnect(&self, address: &str, peer: &str) -> Result<PeersBody, NodeError> {
+        let body = PeerAddressRequest {
+            address: peer.to_owned(),
+        };
+        self.call(
+            Method::POST,
+            address,
+            "/peers/disconnect",
+            SHORT,
+            Some(&body),
+        )
+        .await
+    }
+
+    /// Change the conditions of what the node sends (on one link, or all).
+    pub async fn set_links(
+        &self,
+        address: &str,
+        update: &LinkConditionsUpdate,
+    ) -> Result<LinksBody, NodeError> {
+        self.call(Method::POST, address, "/network/links", SHORT, Some(update))
             .await
     }
 

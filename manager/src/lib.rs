@@ -15,6 +15,11 @@
 //! - [`lifecycle`]: spawn, attach, stop, restart, shut down all.
 //! - [`poll`]: every node's `/status` once a second, and the snapshot.
 //! - [`mining`]: the background jobs behind `/start/mining` and `/stop/mining`.
+//! - [`topology`]: the network's shape (`--topology`, `POST /network/topology`),
+//!   wiring the nodes to it, and `GET /network` from both ends of every link.
+//! - [`links`]: link conditions and presets on links between nodes.
+//! - [`partition`]: partitions into groups, and healing them.
+//! - [`lab_api`]: the `/network/...` routes of those three.
 //! - [`events`]: `/events` for WebSocket subscribers (snapshot, then the hub).
 //! - [`api`]: every route declared once (utoipa-axum), its handlers, and
 //!   `/openapi.json` built from the same list.
@@ -36,13 +41,17 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod hub;
+pub mod lab_api;
 pub mod lifecycle;
+pub mod links;
 pub mod mining;
 pub mod network;
+pub mod partition;
 pub mod poll;
 pub mod process;
 pub mod registry;
 pub mod statics;
+pub mod topology;
 
 use std::io::Write;
 use std::net::SocketAddr;

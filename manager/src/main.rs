@@ -3,6 +3,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use shared::Preset;
+use shared::topology::Topology;
 
 /// Start, drive and stop a network of powplay nodes; serve the explorer.
 #[derive(Debug, Parser)]
@@ -38,6 +39,12 @@ struct Cli {
     /// Mining threads per node
     #[arg(long, default_value_t = 1)]
     threads: u16,
+    /// Shape of the network: full, ring, line, star, random:K or small-world:K [default: full up to 8 nodes, random:8 beyond]
+    #[arg(long)]
+    topology: Option<Topology>,
+    /// Seed of the random and small-world shapes
+    #[arg(long, default_value_t = 0)]
+    topology_seed: u64,
 }
 
 #[tokio::main]
@@ -57,6 +64,8 @@ async fn main() -> anyhow::Result<()> {
         explorer_dir: cli.explorer_dir,
         threads: cli.threads,
         token: cli.token,
+        topology: cli.topology,
+        topology_seed: cli.topology_seed,
     };
     manager::run(config).await?;
     Ok(())

@@ -24,6 +24,8 @@
 //!   search): portable, and two-way SHA-NI chosen at run time on x86-64.
 //! - [`template`]: the next block a miner works on, and helpers that grow
 //!   valid chains for tests and tools.
+//! - [`topology`]: network shapes (full, ring, line, star, random:K,
+//!   small-world:K) and their links, the same for the same seed everywhere.
 
 pub mod address;
 pub mod api;
@@ -40,6 +42,7 @@ pub mod params;
 pub mod pow;
 pub mod target;
 pub mod template;
+pub mod topology;
 pub mod validation;
 
 pub use block::{Block, DecodeError};
