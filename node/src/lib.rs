@@ -10,7 +10,8 @@
 //!   invalid blocks, orphans and blocks being stored — and the best tip by
 //!   most work. Consensus checks are `shared`'s; the tree only keeps score.
 //! - [`store`]: the redb database under `--data-dir` (blocks, id, peers).
-//! - [`miner`]: the mining thread, its stop flag and hash rate.
+//! - [`miner`]: the mining thread, its stop flag, its hash power cap and
+//!   its measured hash rate.
 //! - [`p2p`]: the peer-to-peer layer: one WebSocket link per pair of
 //!   peers on `GET /p2p` ([`p2p::link`]), headers-first relay and sync over
 //!   any topology ([`p2p::relay`]), and the link table (states, counters,
@@ -22,6 +23,8 @@
 //! - [`tasks`]: the background work the node runs, tracked so shutdown
 //!   waits for it before the store closes.
 //! - [`events`]: the broadcast bus behind `GET /events`.
+//! - [`metrics`]: the counters and gauges behind `GET /metrics`
+//!   (OpenMetrics text, prometheus-client).
 //! - [`api`]: the routes, each declared once for the router and the
 //!   OpenAPI document (utoipa-axum), and their handlers.
 //! - [`error`]: every failure as JSON with the right status, and the
@@ -41,6 +44,7 @@ pub mod conditions;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod metrics;
 pub mod miner;
 pub mod node;
 pub mod p2p;
@@ -71,6 +75,10 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs a node until it is told to stop.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    // Checked before anything binds or touches the disk. A lab genesis may
+    // search up to 2^21 nonces: off the async workers.
+    let chain_config = config.clone();
+    let params = tokio::task::spawn_blocking(move || chain_config.chain_params()).await??;
     let listener = tokio::net::TcpListener::bind((config.host, config.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
@@ -103,7 +111,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             id
         }
     };
-    let params = config.chain.params();
     let mut tree = BlockTree::new(params.clone());
     tree.restore(store.load_blocks()?);
     let saved_peers: Vec<(String, String)> = store
@@ -142,6 +149,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     node.spawn_peer_writer();
     node.spawn_p2p();
+    node.miner.set_hashrate_limit(config.hashrate);
     Miner::spawn(
         &node,
         config.threads,
