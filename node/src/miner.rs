@@ -187,12 +187,15 @@ struct Pacer {
 
 impl Pacer {
     /// Pays for `attempts` made in a slice that began at `started` under
-    /// `limit`: their worth of time at the cap, from when the slice began
-    /// or the last one was paid, whichever is later. Returns the stretch
-    /// paid for; stretches never overlap and each lasts at least
-    /// `attempts / limit` seconds.
+    /// `limit`: their worth of time at the cap, from when the last slice
+    /// was paid, or (after a pause) from one [`SLICE`] before this one
+    /// began. That one slice of credit is a token bucket's depth: time the
+    /// miner spent storing a block is not lost, and a burst is never more
+    /// than a slice. Returns the stretch paid for; stretches never overlap
+    /// and each lasts at least `attempts / limit` seconds.
     fn pay(&mut self, started: Instant, attempts: u64, limit: u64) -> (Instant, Instant) {
-        let begin = self.paid_until.max(started);
+        let credit_from = started.checked_sub(SLICE).unwrap_or(started);
+        let begin = self.paid_until.max(credit_from);
         // Rounded up to the nanosecond, so no stretch is paid short.
         let nanos = (u128::from(attempts) * 1_000_000_000).div_ceil(u128::from(limit.max(1)));
         let cost = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));

@@ -301,9 +301,17 @@ impl Node {
             attempts,
             elapsed_ms,
         };
+        let height = block.header.index;
+        let storing = std::time::Instant::now();
         // Stored blocks are announced by the relay task, like any other.
         match self.accept_block(block, source) {
-            Ok(Accepted::Stored(_)) => {}
+            Ok(Accepted::Stored(_)) => tracing::debug!(
+                height,
+                attempts,
+                elapsed_ms,
+                store_ms = storing.elapsed().as_millis() as u64,
+                "block mined"
+            ),
             Ok(other) => tracing::warn!(?other, "mined block not stored"),
             Err(error) => tracing::error!(%error, "mined block not stored"),
         }
