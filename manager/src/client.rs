@@ -57,6 +57,14 @@ pub enum NodeError {
 }
 
 /// One HTTP client (one connection pool) for every node.
+/// A node's `POST /mining/hashrate`, asked and answered.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct NodeHashrate {
+    pub attempts_per_sec: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured_attempts_per_sec: Option<f64>,
+}
+
 #[derive(Debug, Clone)]
 pub struct NodeClient {
     http: reqwest::Client,
@@ -145,6 +153,26 @@ impl NodeClient {
     pub async fn command(&self, address: &str, path: &str) -> Result<MessageBody, NodeError> {
         self.call(Method::POST, address, path, SHORT, None::<&()>)
             .await
+    }
+
+    /// Cap the node's miner at `attempts_per_sec` over all its threads; 0 is none.
+    pub async fn set_hashrate(
+        &self,
+        address: &str,
+        attempts_per_sec: u64,
+    ) -> Result<NodeHashrate, NodeError> {
+        let body = NodeHashrate {
+            attempts_per_sec,
+            measured_attempts_per_sec: None,
+        };
+        self.call(
+            Method::POST,
+            address,
+            "/mining/hashrate",
+            SHORT,
+            Some(&body),
+        )
+        .await
     }
 
     async fn call<B: Serialize, T: DeserializeOwned>(

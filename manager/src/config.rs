@@ -33,6 +33,9 @@ pub struct Config {
     /// The bearer token commands and `/events` require; when `None` and the
     /// host is beyond loopback, one is generated and printed.
     pub token: Option<String>,
+    /// What this machine can hash, measured by [`crate::run`] before any
+    /// node starts; `None` skips the capacity check.
+    pub capacity: Option<crate::hashpower::Capacity>,
 }
 
 /// Why `--host` names no address the manager can hand its nodes.

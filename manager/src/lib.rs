@@ -15,6 +15,15 @@
 //! - [`lifecycle`]: spawn, attach, stop, restart, shut down all.
 //! - [`poll`]: every node's `/status` once a second, and the snapshot.
 //! - [`mining`]: the background jobs behind `/start/mining` and `/stop/mining`.
+//! - [`stats`]: network metrics folded from every node's events (stale
+//!   blocks, reorgs, propagation, shares, forks) for `/stats` and the
+//!   `stats` event.
+//! - [`metrics`]: `GET /metrics`, the same figures and the node table in
+//!   OpenMetrics text (prometheus-client).
+//! - [`hashpower`]: the machine's capacity, each node's hash rate cap and
+//!   how a network total is split.
+//! - [`lab_api`]: the handlers of `/stats`, `/stats/reset`, `/metrics` and
+//!   the hash rate commands (listed in [`api`] with every other route).
 //! - [`events`]: `/events` for WebSocket subscribers (snapshot, then the hub).
 //! - [`api`]: every route declared once (utoipa-axum), its handlers, and
 //!   `/openapi.json` built from the same list.
@@ -35,14 +44,18 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod hashpower;
 pub mod hub;
+pub mod lab_api;
 pub mod lifecycle;
+pub mod metrics;
 pub mod mining;
 pub mod network;
 pub mod poll;
 pub mod process;
 pub mod registry;
 pub mod statics;
+pub mod stats;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -93,8 +106,10 @@ fn announce(line: &str) {
 }
 
 /// Run the manager until Ctrl-C, SIGTERM or `GET /shutdown/all`.
-pub async fn run(config: Config) -> Result<(), RunError> {
+pub async fn run(mut config: Config) -> Result<(), RunError> {
     let host = config::resolve_host(&config.host).await?;
+    // Before any node hashes, so that they do not share the cores with it.
+    config.capacity = hashpower::measure_and_log().await;
     let generated = config.token.is_none() && !host.is_loopback();
     let token = match &config.token {
         Some(token) => Some(token.clone()),
@@ -146,6 +161,10 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     tokio::spawn({
         let manager = manager.clone();
         async move { manager.poll_forever().await }
+    });
+    tokio::spawn({
+        let manager = manager.clone();
+        async move { manager.keep_stats().await }
     });
 
     let launch = tokio::spawn({

@@ -57,6 +57,7 @@ async fn main() -> anyhow::Result<()> {
         explorer_dir: cli.explorer_dir,
         threads: cli.threads,
         token: cli.token,
+        capacity: None,
     };
     manager::run(config).await?;
     Ok(())

@@ -19,9 +19,11 @@ use tokio_util::sync::CancellationToken;
 use crate::client::NodeClient;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::hashpower::HashPower;
 use crate::hub::Hub;
 use crate::process::{NodeProgram, Spawner};
 use crate::registry::Registry;
+use crate::stats::SharedBook;
 
 /// The manager's state, cheap to clone into every task and handler.
 #[derive(Debug, Clone)]
@@ -49,6 +51,9 @@ pub(crate) struct Inner {
     pub(crate) next_slot: AtomicUsize,
     /// Spawned nodes so far, to count ports up from `--node-port`.
     pub(crate) spawned: AtomicU16,
+    /// The network metrics, fed by [`Manager::keep_stats`].
+    pub(crate) stats: SharedBook,
+    pub(crate) hash_power: HashPower,
 }
 
 impl Manager {
@@ -84,6 +89,8 @@ impl Manager {
                 token,
                 next_slot: AtomicUsize::new(0),
                 spawned: AtomicU16::new(0),
+                stats: SharedBook::new(node::clock::now_ms()),
+                hash_power: HashPower::new(config.capacity, None),
             }),
         })
     }
