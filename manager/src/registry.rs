@@ -304,6 +304,7 @@ mod tests {
             chain_work: shared::Work::ZERO,
             mining: true,
             hash_rate: 10.0,
+            hashrate_limit: 0,
             pending_entries: 0,
             isolated: false,
             block_bytes_received: 0,

@@ -21,10 +21,10 @@ use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use shared::address::is_host_port;
 use shared::api::{
-    ChainBody, EntryRequest, ErrorBody, HeadersBody, InvalidChainBody, LinkConditionsUpdate,
-    LinksBody, MessageBody, MinedBody, NodeIdBody, PeerAddressRequest, PeersBody,
-    PendingEntriesBody, RegisterRequest, RegisterResponse, ReplaceChainRequest,
-    ReplaceChainResponse, StatusBody, TipsBody,
+    ChainBody, EntryRequest, ErrorBody, HashrateBody, HashrateRequest, HeadersBody,
+    InvalidChainBody, LinkConditionsUpdate, LinksBody, MessageBody, MinedBody, NodeIdBody,
+    PeerAddressRequest, PeersBody, PendingEntriesBody, RegisterRequest, RegisterResponse,
+    ReplaceChainRequest, ReplaceChainResponse, StatusBody, TipsBody,
 };
 use shared::events::{Event, EventKind, MiningMode};
 use shared::{Block, BlockHash};
@@ -76,6 +76,7 @@ fn routes(node: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(shutdown_get, shutdown_post))
         .routes(routes!(mining_start))
         .routes(routes!(mining_stop))
+        .routes(routes!(mining_hashrate))
         .routes(routes!(network_isolate))
         .routes(routes!(network_reconnect))
         .routes(routes!(entries_post))
@@ -545,6 +546,22 @@ async fn mining_stop(State(node): State<AppState>) -> Json<MessageBody> {
     } else {
         message("was not mining")
     }
+}
+
+/// Caps this node's proof attempts per second over all its mining threads
+/// (0 removes the cap); the miner takes it up within one slice.
+#[utoipa::path(post, path = "/mining/hashrate", request_body = HashrateRequest,
+    responses((status = 200, body = HashrateBody), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn mining_hashrate(
+    State(node): State<AppState>,
+    AppJson(request): AppJson<HashrateRequest>,
+) -> Json<HashrateBody> {
+    node.miner.set_hashrate_limit(request.attempts_per_sec);
+    Json(HashrateBody {
+        attempts_per_sec: node.miner.hashrate_limit(),
+        measured_attempts_per_sec: node.miner.hash_rate(),
+    })
 }
 
 /// Drops and ignores all peers (a one-click partition).

@@ -49,6 +49,11 @@ pub struct Config {
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
 
+    /// Cap on proof attempts per second over all mining threads; 0 means
+    /// no cap. `POST /mining/hashrate` changes it while running.
+    #[arg(long, default_value_t = 0, value_name = "ATTEMPTS_PER_SEC")]
+    pub hashrate: u64,
+
     /// Least time between two blocks in continuous mining, in ms
     /// [default: 0, or 1000 on regtest where a proof takes microseconds].
     #[arg(long)]

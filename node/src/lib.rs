@@ -142,6 +142,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     node.spawn_peer_writer();
     node.spawn_p2p();
+    node.miner.set_hashrate_limit(config.hashrate);
     Miner::spawn(
         &node,
         config.threads,

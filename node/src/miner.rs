@@ -3,7 +3,15 @@
 //! request waits, builds a template on the best tip, and searches nonces in
 //! short rounds; between rounds it refreshes the template (time, pending
 //! entries) and it drops the work at once when the best tip changes.
+//!
+//! A hash power cap (`--hashrate`, `POST /mining/hashrate`) turns the
+//! rounds into slices of [`SLICE`]'s worth of attempts at the cap, each
+//! followed by a sleep until the slice is paid for. Slices are short next
+//! to any block interval, so a block can still be found at any moment
+//! (mining stays memoryless), and the sleep wakes at once on a tip change,
+//! a cap change or shutdown.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -14,8 +22,12 @@ use tokio::sync::oneshot;
 
 use crate::node::Node;
 
-/// Attempts per thread between two template refreshes.
+/// Attempts per thread between two template refreshes, uncapped.
 const ROUND_ATTEMPTS: u64 = 1 << 20;
+/// How long a capped slice lasts at the cap.
+const SLICE: Duration = Duration::from_millis(25);
+/// How far back the measured hash rate looks.
+const RATE_WINDOW: Duration = Duration::from_secs(2);
 
 #[derive(Default)]
 struct Wanted {
@@ -30,6 +42,42 @@ impl Wanted {
     }
 }
 
+/// Attempts made over stretches of time, for a hash rate that counts the
+/// time the cap makes the miner sleep.
+#[derive(Default)]
+struct RateWindow {
+    /// (begin, end, attempts), oldest first; the stretches never overlap.
+    stretches: VecDeque<(Instant, Instant, u64)>,
+}
+
+impl RateWindow {
+    fn record(&mut self, begin: Instant, end: Instant, attempts: u64) {
+        self.stretches.push_back((begin, end, attempts));
+        while self
+            .stretches
+            .front()
+            .is_some_and(|&(_, old_end, _)| old_end + RATE_WINDOW < end)
+        {
+            self.stretches.pop_front();
+        }
+    }
+
+    /// Attempts over the time from the first stretch's begin to the last
+    /// one's end. Under a cap each stretch is at least its attempts' worth
+    /// at the cap, so this never exceeds the cap.
+    fn rate(&self) -> f64 {
+        let (Some(first), Some(last)) = (self.stretches.front(), self.stretches.back()) else {
+            return 0.0;
+        };
+        let seconds = last.1.saturating_duration_since(first.0).as_secs_f64();
+        if seconds <= 0.0 {
+            return 0.0;
+        }
+        let attempts: u64 = self.stretches.iter().map(|s| s.2).sum();
+        attempts as f64 / seconds
+    }
+}
+
 /// The handle the node keeps; the thread shares it.
 #[derive(Default)]
 pub struct Miner {
@@ -38,14 +86,29 @@ pub struct Miner {
     /// Bumped whenever the best tip changes, so work on a stale tip stops.
     tip_generation: AtomicU64,
     shutdown: AtomicBool,
-    /// Attempts per second over the last round, as f64 bits.
-    hash_rate: AtomicU64,
+    /// The cap in attempts per second over all threads; 0 is none.
+    limit: AtomicU64,
+    /// Bumped on every cap change, so a slice or a sleep at the old cap ends.
+    limit_generation: AtomicU64,
+    rate: Mutex<RateWindow>,
     busy: AtomicBool,
 }
 
 impl Miner {
     fn wanted(&self) -> std::sync::MutexGuard<'_, Wanted> {
         self.wanted.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn rate_window(&self) -> std::sync::MutexGuard<'_, RateWindow> {
+        self.rate.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Wakes the thread wherever it waits. Taking the lock first means a
+    /// thread that just checked its conditions is already waiting, so the
+    /// wake-up is not lost.
+    fn wake_thread(&self) {
+        drop(self.wanted());
+        self.wake.notify_all();
     }
 
     /// Starts the mining thread for `node`: a tracked blocking job, so
@@ -85,12 +148,27 @@ impl Miner {
         self.busy.load(Ordering::Relaxed)
     }
 
+    /// Attempts per second over the last [`RATE_WINDOW`], sleeps included;
+    /// 0 while idle.
     pub fn hash_rate(&self) -> f64 {
-        f64::from_bits(self.hash_rate.load(Ordering::Relaxed))
+        self.rate_window().rate()
+    }
+
+    /// The cap in attempts per second; 0 is none.
+    pub fn hashrate_limit(&self) -> u64 {
+        self.limit.load(Ordering::Relaxed)
+    }
+
+    /// Changes the cap; the thread takes it up within one slice.
+    pub fn set_hashrate_limit(&self, attempts_per_sec: u64) {
+        self.limit.store(attempts_per_sec, Ordering::Relaxed);
+        self.limit_generation.fetch_add(1, Ordering::Relaxed);
+        self.wake_thread();
     }
 
     pub fn tip_changed(&self) {
         self.tip_generation.fetch_add(1, Ordering::Relaxed);
+        self.wake_thread();
     }
 
     pub fn shut_down(&self) {
@@ -100,15 +178,26 @@ impl Miner {
     }
 }
 
+/// When the attempts made so far under the cap are paid for: the miner
+/// sleeps until then before its next slice.
+struct Pacer {
+    paid_until: Instant,
+    limit_generation: u64,
+}
+
 fn run(weak: Weak<Node>, threads: usize, pace: Duration) {
     let mut last_block = Instant::now() - pace;
+    let mut pacer = Pacer {
+        paid_until: Instant::now(),
+        limit_generation: 0,
+    };
     loop {
         let Some(node) = weak.upgrade() else { return };
         let miner = &node.miner;
         {
             let mut wanted = miner.wanted();
             while !miner.shutdown.load(Ordering::Relaxed) && !wanted.any() {
-                miner.hash_rate.store(0f64.to_bits(), Ordering::Relaxed);
+                *miner.rate_window() = RateWindow::default();
                 // Wake now and then to notice a dropped node.
                 wanted = miner
                     .wake
@@ -131,7 +220,7 @@ fn run(weak: Weak<Node>, threads: usize, pace: Duration) {
             return;
         }
         miner.busy.store(true, Ordering::Relaxed);
-        if let Some(block) = mine_on_tip(&node, threads) {
+        if let Some(block) = mine_on_tip(&node, threads, &mut pacer) {
             last_block = Instant::now();
             let waiters = std::mem::take(&mut miner.wanted().waiters);
             for waiter in waiters {
@@ -142,12 +231,18 @@ fn run(weak: Weak<Node>, threads: usize, pace: Duration) {
     }
 }
 
+/// Attempts in one capped slice: [`SLICE`]'s worth at `limit`, at least one.
+fn slice_attempts(limit: u64) -> u64 {
+    let per_slice = u128::from(limit) * SLICE.as_millis() / 1000;
+    u64::try_from(per_slice).unwrap_or(u64::MAX).max(1)
+}
+
 /// Works on the current best tip until a block is found (and handed to the
 /// node), the tip changes, or nobody wants a block any more.
-fn mine_on_tip(node: &Arc<Node>, threads: usize) -> Option<Block> {
+fn mine_on_tip(node: &Arc<Node>, threads: usize, pacer: &mut Pacer) -> Option<Block> {
     let miner = &node.miner;
     let generation = miner.tip_generation.load(Ordering::Relaxed);
-    let stop = || {
+    let tip_stale = || {
         miner.shutdown.load(Ordering::Relaxed)
             || miner.tip_generation.load(Ordering::Relaxed) != generation
             || !miner.wanted().any()
@@ -156,18 +251,49 @@ fn mine_on_tip(node: &Arc<Node>, threads: usize) -> Option<Block> {
     let mut attempts = 0u64;
     let mut next_nonce = 0u64;
     loop {
+        let limit_generation = miner.limit_generation.load(Ordering::Relaxed);
+        if limit_generation != pacer.limit_generation {
+            // Attempts at the old cap say nothing about the new one.
+            pacer.limit_generation = limit_generation;
+            pacer.paid_until = Instant::now();
+            *miner.rate_window() = RateWindow::default();
+        }
+        let limit = miner.hashrate_limit();
+        let stop =
+            || tip_stale() || miner.limit_generation.load(Ordering::Relaxed) != limit_generation;
+        // Built before the sleep, so the slice starts as soon as it is due.
         let template = node.block_template();
         let target = template.header.bits.to_target().ok()?;
+        if limit > 0 && !sleep_until_paid(miner, pacer.paid_until, generation, limit_generation) {
+            if tip_stale() {
+                return None;
+            }
+            continue;
+        }
         let search = PowSearch::new(&template.header, target);
-        let round = ROUND_ATTEMPTS * threads as u64;
+        let round = if limit == 0 {
+            ROUND_ATTEMPTS * threads as u64
+        } else {
+            slice_attempts(limit)
+        };
+        let workers = usize::try_from(round).map_or(threads, |r| threads.min(r));
         let round_started = Instant::now();
-        let outcome = search_parallel(&search, next_nonce..next_nonce + round, threads, &stop);
+        let outcome = search_parallel(&search, next_nonce..next_nonce + round, workers, &stop);
         next_nonce += round;
         attempts += outcome.attempts();
-        let seconds = round_started.elapsed().as_secs_f64();
-        if seconds > 0.0 {
-            let rate = outcome.attempts() as f64 / seconds;
-            miner.hash_rate.store(rate.to_bits(), Ordering::Relaxed);
+        if limit == 0 {
+            miner
+                .rate_window()
+                .record(round_started, Instant::now(), outcome.attempts());
+        } else {
+            // The slice is paid for by its attempts' worth of time at the
+            // cap, counted from when it began or the last one was paid.
+            let begin = pacer.paid_until.max(round_started);
+            let cost = Duration::from_secs_f64(outcome.attempts() as f64 / limit as f64);
+            pacer.paid_until = begin + cost;
+            miner
+                .rate_window()
+                .record(begin, pacer.paid_until, outcome.attempts());
         }
         match outcome {
             SearchOutcome::Found { header, .. } => {
@@ -176,8 +302,34 @@ fn mine_on_tip(node: &Arc<Node>, threads: usize) -> Option<Block> {
                 node.accept_mined(block.clone(), attempts, elapsed_ms);
                 return Some(block);
             }
-            SearchOutcome::Stopped { .. } => return None,
-            SearchOutcome::Exhausted { .. } => continue,
+            SearchOutcome::Stopped { .. } if tip_stale() => return None,
+            SearchOutcome::Stopped { .. } | SearchOutcome::Exhausted { .. } => continue,
         }
+    }
+}
+
+/// Sleeps until `until` on the miner's condvar; false if the tip or the
+/// cap changed first, the node is shutting down, or nobody wants a block.
+fn sleep_until_paid(miner: &Miner, until: Instant, tip: u64, limit: u64) -> bool {
+    let mut wanted = miner.wanted();
+    loop {
+        // Checked under the lock: whoever changes a condition takes it
+        // before notifying, so the wait below cannot miss that wake-up.
+        if miner.shutdown.load(Ordering::Relaxed)
+            || miner.tip_generation.load(Ordering::Relaxed) != tip
+            || miner.limit_generation.load(Ordering::Relaxed) != limit
+            || !wanted.any()
+        {
+            return false;
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        wanted = miner
+            .wake
+            .wait_timeout(wanted, left)
+            .map(|(guard, _)| guard)
+            .unwrap_or_else(|p| p.into_inner().0);
     }
 }

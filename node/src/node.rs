@@ -574,6 +574,7 @@ impl Node {
             chain_work: tree.best_work(),
             mining: self.miner.is_continuous() || self.miner.is_busy(),
             hash_rate: self.miner.hash_rate(),
+            hashrate_limit: self.miner.hashrate_limit(),
             pending_entries: self.pending().len(),
             isolated: self.is_isolated(),
             block_bytes_received: self.links.block_bytes_received.load(Ordering::Relaxed),

@@ -268,8 +268,13 @@ pub struct StatusBody {
     pub chain_work: Work,
     /// Continuous mining is on, or a `/mine` request is being worked on.
     pub mining: bool,
-    /// Proof attempts per second over the last few seconds.
+    /// Proof attempts per second over the last second or two, sleep under
+    /// the cap included.
     pub hash_rate: f64,
+    /// The cap on proof attempts per second (`--hashrate`,
+    /// `POST /mining/hashrate`); 0 means none.
+    #[serde(default)]
+    pub hashrate_limit: u64,
     pub pending_entries: usize,
     /// Whether the node is cut off from its peers (`/network/isolate`).
     pub isolated: bool,
@@ -494,4 +499,22 @@ mod tests {
         let negative = serde_json::from_str::<LinkConditionsUpdate>(r#"{"latency_ms":-5}"#);
         assert!(negative.is_err(), "a negative latency is not a u64");
     }
+}
+
+/// `POST /mining/hashrate`: the new cap on the node's proof attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HashrateRequest {
+    /// Attempts per second over all mining threads; 0 removes the cap.
+    pub attempts_per_sec: u64,
+}
+
+/// The answer to `POST /mining/hashrate`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HashrateBody {
+    /// The cap now in force; 0 means none.
+    pub attempts_per_sec: u64,
+    /// Attempts per second measured over the last second or two.
+    pub measured_attempts_per_sec: f64,
 }
