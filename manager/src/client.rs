@@ -7,8 +7,8 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::api::{
-    ChainBody, ErrorBody, MessageBody, MinedBody, NodeIdBody, RegisterRequest, RegisterResponse,
-    StatusBody, TipsBody,
+    ChainBody, ErrorBody, HashrateBody, HashrateRequest, MessageBody, MinedBody, NodeIdBody,
+    RegisterRequest, RegisterResponse, StatusBody, TipsBody,
 };
 use shared::{Block, BlockHash};
 
@@ -57,14 +57,6 @@ pub enum NodeError {
 }
 
 /// One HTTP client (one connection pool) for every node.
-/// A node's `POST /mining/hashrate`, asked and answered.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct NodeHashrate {
-    pub attempts_per_sec: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub measured_attempts_per_sec: Option<f64>,
-}
-
 #[derive(Debug, Clone)]
 pub struct NodeClient {
     http: reqwest::Client,
@@ -160,11 +152,8 @@ impl NodeClient {
         &self,
         address: &str,
         attempts_per_sec: u64,
-    ) -> Result<NodeHashrate, NodeError> {
-        let body = NodeHashrate {
-            attempts_per_sec,
-            measured_attempts_per_sec: None,
-        };
+    ) -> Result<HashrateBody, NodeError> {
+        let body = HashrateRequest { attempts_per_sec };
         self.call(
             Method::POST,
             address,

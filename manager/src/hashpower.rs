@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use shared::api::{NodeState, NodeSummary};
 use shared::stats::{
-    Distribution, HashPowerBody, HashrateRequest, NetworkHashrateRequest, NodeHashPower,
+    Distribution, HashPowerBody, NetworkHashrateRequest, NodeHashPower, NodeHashrateRequest,
 };
 use shared::{PowSearch, Preset, Target};
 
@@ -286,7 +286,7 @@ impl Manager {
     pub async fn set_node_hashrate(
         &self,
         key: &str,
-        request: &HashrateRequest,
+        request: &NodeHashrateRequest,
     ) -> Result<HashPowerBody, ApiError> {
         let cap = attempts("attempts_per_sec", request.attempts_per_sec)?;
         let (slot, _) = self.resolve(key)?;

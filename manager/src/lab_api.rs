@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use shared::api::ErrorBody;
-use shared::stats::{HashPowerBody, HashrateRequest, NetworkHashrateRequest, NetworkStats};
+use shared::stats::{HashPowerBody, NetworkHashrateRequest, NetworkStats, NodeHashrateRequest};
 
 use crate::error::{ApiError, AppJson, AppPath};
 use crate::metrics::CONTENT_TYPE;
@@ -77,7 +77,7 @@ pub async fn network_hashrate_post(
 #[utoipa::path(
     post, path = "/nodes/{id}/hashrate", tag = "lab",
     params(("id" = String, Path, description = "Node id, port, or host:port")),
-    request_body = HashrateRequest,
+    request_body = NodeHashrateRequest,
     responses(
         (status = 200, description = "The node has its cap", body = HashPowerBody),
         (status = 400, description = "Negative, or the total would exceed the machine's capacity; nothing changed", body = ErrorBody),
@@ -91,7 +91,7 @@ pub async fn network_hashrate_post(
 pub async fn node_hashrate_post(
     State(manager): State<Manager>,
     AppPath(id): AppPath<String>,
-    AppJson(request): AppJson<HashrateRequest>,
+    AppJson(request): AppJson<NodeHashrateRequest>,
 ) -> Result<Json<HashPowerBody>, ApiError> {
     Ok(Json(manager.set_node_hashrate(&id, &request).await?))
 }

@@ -112,6 +112,7 @@ impl NodeEntry {
         summary.mining = status.mining;
         summary.hash_rate = status.hash_rate;
         summary.isolated = status.isolated;
+        summary.hashrate_limit = status.hashrate_limit;
         // Known peers that answered: the links `/status` vouches for.
         self.peers = Some(
             status

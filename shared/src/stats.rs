@@ -151,7 +151,7 @@ pub struct NodeHashPower {
 /// The manager's `POST /nodes/{id}/hashrate`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct HashrateRequest {
+pub struct NodeHashrateRequest {
     /// Cap in attempts/s over all the node's mining threads; 0 is none.
     /// A number, so that a negative or fractional one gets a clear answer.
     pub attempts_per_sec: f64,
