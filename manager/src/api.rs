@@ -38,7 +38,7 @@ use utoipa_axum::routes;
 use crate::auth;
 use crate::error::{ApiError, AppJson, AppPath, AppQuery, json_errors};
 use crate::events;
-use crate::lab_api;
+use crate::stats_api;
 use crate::mining::{MiningPlan, MiningQuery};
 use crate::network::Manager;
 use crate::statics;
@@ -87,10 +87,10 @@ pub fn routes(manager: &Manager) -> OpenApiRouter<Manager> {
         .routes(routes!(node_reconnect))
         .routes(routes!(node_shutdown))
         .routes(routes!(node_restart))
-        // The network lab.
-        .routes(routes!(lab_api::stats_reset))
-        .routes(routes!(lab_api::network_hashrate_post))
-        .routes(routes!(lab_api::node_hashrate_post))
+        // The lab's measurements and hash power.
+        .routes(routes!(stats_api::stats_reset))
+        .routes(routes!(stats_api::network_hashrate_post))
+        .routes(routes!(stats_api::node_hashrate_post))
         .route_layer(middleware::from_fn_with_state(
             manager.clone(),
             auth::require_bearer,
@@ -108,10 +108,10 @@ pub fn routes(manager: &Manager) -> OpenApiRouter<Manager> {
         .routes(routes!(node_tips))
         .routes(routes!(node_block))
         .routes(routes!(openapi_get))
-        // The network lab.
-        .routes(routes!(lab_api::stats_get))
-        .routes(routes!(lab_api::metrics_get))
-        .routes(routes!(lab_api::network_hashrate_get));
+        // The lab's measurements and hash power.
+        .routes(routes!(stats_api::stats_get))
+        .routes(routes!(stats_api::metrics_get))
+        .routes(routes!(stats_api::network_hashrate_get));
     let mut all = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(guarded(commands, &[BEARER]))
         .merge(guarded(events, &[BEARER, ACCESS_TOKEN]))

@@ -22,7 +22,7 @@
 //!   OpenMetrics text (prometheus-client).
 //! - [`hashpower`]: the machine's capacity, each node's hash rate cap and
 //!   how a network total is split.
-//! - [`lab_api`]: the handlers of `/stats`, `/stats/reset`, `/metrics` and
+//! - [`stats_api`]: the handlers of `/stats`, `/stats/reset`, `/metrics` and
 //!   the hash rate commands (listed in [`api`] with every other route).
 //! - [`events`]: `/events` for WebSocket subscribers (snapshot, then the hub).
 //! - [`api`]: every route declared once (utoipa-axum), its handlers, and
@@ -46,7 +46,7 @@ pub mod error;
 pub mod events;
 pub mod hashpower;
 pub mod hub;
-pub mod lab_api;
+pub mod stats_api;
 pub mod lifecycle;
 pub mod metrics;
 pub mod mining;

@@ -1,6 +1,7 @@
-//! The network lab's handlers: `/stats`, `/stats/reset`, `/metrics` and
-//! the hash rate commands. [`crate::api::routes`] lists them with the rest,
-//! so the router and `/openapi.json` still come from one list.
+//! The handlers of the lab's measurements and hash power: `/stats`,
+//! `/stats/reset`, `/metrics` and the hash rate commands.
+//! [`crate::api::routes`] lists them with the rest, so the router and
+//! `/openapi.json` still come from one list.
 
 use axum::Json;
 use axum::extract::State;
