@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
-use shared::Preset;
+use shared::{ChainParams, LabParamsError, Preset};
 
 /// A proof-of-work node of the powplay network playground.
 #[derive(Debug, Clone, Parser)]
@@ -26,10 +26,21 @@ pub struct Config {
     #[arg(long = "peer", value_name = "HOST:PORT")]
     pub peers: Vec<String>,
 
-    /// Chain parameter preset: default (a block every few seconds) or
-    /// regtest (minimum difficulty, for tests).
+    /// Chain parameter preset: default (a block every few seconds),
+    /// regtest (minimum difficulty, for tests) or lab (a fixed difficulty
+    /// from --block-interval-ms and --network-hashrate).
     #[arg(long, default_value = "default")]
     pub chain: Preset,
+
+    /// The lab chain's mean block interval, in ms (required with
+    /// `--chain lab`, refused otherwise).
+    #[arg(long, value_name = "MS", required_if_eq("chain", "lab"))]
+    pub block_interval_ms: Option<u64>,
+
+    /// The total attempts per second the lab network mines at, which sets
+    /// its difficulty (required with `--chain lab`, refused otherwise).
+    #[arg(long, value_name = "ATTEMPTS_PER_SEC", required_if_eq("chain", "lab"))]
+    pub network_hashrate: Option<u64>,
 
     /// Bearer token that mutating endpoints require (and that this node
     /// sends to peers). Generated and printed when binding a non-loopback
@@ -60,7 +71,30 @@ pub struct Config {
     pub pace_ms: Option<u64>,
 }
 
+/// Why the command line does not make a chain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainConfigError {
+    #[error("--chain lab needs --block-interval-ms and --network-hashrate")]
+    LabNeedsParameters,
+    #[error("--block-interval-ms and --network-hashrate only go with --chain lab, not {0}")]
+    NotLab(Preset),
+    #[error("bad lab parameters: {0}")]
+    Lab(#[from] LabParamsError),
+}
+
 impl Config {
+    /// The consensus parameters this node runs: a fixed preset's, or the
+    /// lab chain's from its two flags.
+    pub fn chain_params(&self) -> Result<ChainParams, ChainConfigError> {
+        let lab = (self.block_interval_ms, self.network_hashrate);
+        match (self.chain.fixed_params(), lab) {
+            (Some(params), (None, None)) => Ok(params),
+            (Some(_), _) => Err(ChainConfigError::NotLab(self.chain)),
+            (None, (Some(interval_ms), Some(rate))) => Ok(ChainParams::lab(interval_ms, rate)?),
+            (None, _) => Err(ChainConfigError::LabNeedsParameters),
+        }
+    }
+
     pub fn data_dir_for(&self, port: u16) -> PathBuf {
         self.data_dir
             .clone()
@@ -70,7 +104,8 @@ impl Config {
     pub fn pace_ms(&self) -> u64 {
         self.pace_ms.unwrap_or(match self.chain {
             Preset::Regtest => 1000,
-            Preset::Default => 0,
+            // The lab's difficulty is its pace.
+            Preset::Default | Preset::Lab => 0,
         })
     }
 }

@@ -71,6 +71,10 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs a node until it is told to stop.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    // Checked before anything binds or touches the disk. A lab genesis may
+    // search up to 2^21 nonces: off the async workers.
+    let chain_config = config.clone();
+    let params = tokio::task::spawn_blocking(move || chain_config.chain_params()).await??;
     let listener = tokio::net::TcpListener::bind((config.host, config.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
@@ -103,7 +107,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             id
         }
     };
-    let params = config.chain.params();
     let mut tree = BlockTree::new(params.clone());
     tree.restore(store.load_blocks()?);
     let saved_peers: Vec<(String, String)> = store

@@ -17,6 +17,8 @@
 //! - [`p2p`]: the peer-to-peer messages, their binary encoding and limits,
 //!   and the handshake rules.
 //! - [`params`]: [`ChainParams`] and their presets, including the genesis block.
+//! - [`lab`]: the lab chain, a fixed difficulty from a block interval and
+//!   a network hash rate ([`ChainParams::lab`]).
 //! - [`validation`]: the consensus rules, one error variant per reason;
 //!   `now` is always passed in by the caller.
 //! - `openapi` (feature `openapi`): OpenAPI schemas for the hex-string types.
@@ -34,6 +36,7 @@ pub mod entry;
 pub mod events;
 pub mod hash;
 pub mod header;
+pub mod lab;
 pub mod merkle;
 #[cfg(feature = "openapi")]
 mod openapi;
@@ -49,6 +52,7 @@ pub use block::{Block, DecodeError};
 pub use entry::{Entry, MAX_DATA_BYTES, MAX_MINER_BYTES};
 pub use hash::{BlockHash, EntryHash, MerkleRoot, sha256d};
 pub use header::{HEADER_LEN, Header};
+pub use lab::LabParamsError;
 pub use params::{ChainParams, Preset};
 pub use pow::{PowSearch, SearchOutcome};
 pub use target::{CompactTarget, Target, TargetError, Work};

@@ -128,7 +128,9 @@ impl Hello {
 pub enum HandshakeError {
     #[error("protocol version {theirs}, this node speaks {ours}")]
     Version { ours: u32, theirs: u32 },
-    #[error("another chain: genesis {theirs}, this node's is {ours}")]
+    #[error(
+        "another chain: genesis {theirs}, this node's is {ours} (another --chain, or other lab parameters)"
+    )]
     OtherGenesis { ours: BlockHash, theirs: BlockHash },
     #[error("same genesis, other consensus parameters (another --chain or block interval)")]
     OtherParams,

@@ -15,10 +15,10 @@ use crate::target::{CompactTarget, Target};
 pub const MEDIAN_TIME_SPAN: usize = 11;
 
 /// How far ahead of a validator's clock every preset lets a timestamp be.
-const MAX_FUTURE_DRIFT_MS: u64 = 60_000;
+pub(crate) const MAX_FUTURE_DRIFT_MS: u64 = 60_000;
 
 /// 2026-01-01T00:00:00Z, the genesis time of every preset.
-const GENESIS_TIMESTAMP_MS: u64 = 1_767_225_600_000;
+pub(crate) const GENESIS_TIMESTAMP_MS: u64 = 1_767_225_600_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChainParams {
@@ -49,27 +49,46 @@ pub enum Preset {
     /// Minimum difficulty and no retargeting: tests and benchmarks grow
     /// thousands of blocks in seconds.
     Regtest,
+    /// A fixed difficulty for a block interval at a network hash rate,
+    /// both chosen at start: see [`ChainParams::lab`].
+    Lab,
 }
 
 impl Preset {
+    /// The presets whose parameters are fixed (every one but [`Preset::Lab`]).
     pub const ALL: [Preset; 2] = [Preset::Default, Preset::Regtest];
 
     pub fn name(self) -> &'static str {
         match self {
             Self::Default => "default",
             Self::Regtest => "regtest",
+            Self::Lab => "lab",
         }
     }
 
+    /// The parameters of a fixed preset.
+    ///
+    /// # Panics
+    ///
+    /// On [`Preset::Lab`], whose parameters depend on its block interval
+    /// and network hash rate ([`ChainParams::lab`]); for a preset that came
+    /// from input, use [`Preset::fixed_params`].
     pub fn params(self) -> ChainParams {
+        self.fixed_params()
+            .expect("the lab chain's parameters come from ChainParams::lab")
+    }
+
+    /// The parameters of a fixed preset; `None` for [`Preset::Lab`].
+    pub fn fixed_params(self) -> Option<ChainParams> {
         // (initial bits, pow limit, spacing ms, retarget window, genesis proof)
         let (initial_bits, pow_limit, spacing_ms, window, proof) = match self {
             // ~2^24 attempts a block at first: a second or two for one
             // SHA-NI core; the retarget then steers towards the spacing.
             Self::Default => (0x1e00_ffff, 0x1f00_ffff, 5_000, 10, DEFAULT_GENESIS_PROOF),
             Self::Regtest => (0x207f_ffff, 0x207f_ffff, 1_000, 0, REGTEST_GENESIS_PROOF),
+            Self::Lab => return None,
         };
-        ChainParams::new(
+        Some(ChainParams::new(
             self.name(),
             CompactTarget::from_consensus(initial_bits),
             CompactTarget::from_consensus(pow_limit),
@@ -77,7 +96,7 @@ impl Preset {
             window,
             MAX_FUTURE_DRIFT_MS,
             proof,
-        )
+        ))
     }
 }
 
@@ -94,7 +113,7 @@ impl fmt::Display for Preset {
 
 /// The error of naming a preset that does not exist.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown chain preset {0:?}; known: default, regtest")]
+#[error("unknown chain preset {0:?}; known: default, regtest, lab")]
 pub struct UnknownPreset(pub String);
 
 impl FromStr for Preset {
@@ -103,6 +122,7 @@ impl FromStr for Preset {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::ALL
             .into_iter()
+            .chain([Self::Lab])
             .find(|p| p.name() == s)
             .ok_or_else(|| UnknownPreset(s.to_owned()))
     }

@@ -30,6 +30,11 @@ pub fn run_validation(net: Network, node_id: String, node_name: String) {
     spawn_local(async move {
         let preset = match api.status(&node_id).await {
             Ok(status) => match status.chain.parse::<Preset>() {
+                // The lab chain's parameters are not in /status yet.
+                Ok(Preset::Lab) => {
+                    let error = "the explorer cannot check lab chains yet";
+                    return set_phase(&node_id, Phase::Failed(error.into()));
+                }
                 Ok(preset) => preset,
                 Err(err) => return set_phase(&node_id, Phase::Failed(err.to_string())),
             },
