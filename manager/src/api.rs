@@ -38,10 +38,10 @@ use utoipa_axum::routes;
 use crate::auth;
 use crate::error::{ApiError, AppJson, AppPath, AppQuery, json_errors};
 use crate::events;
-use crate::stats_api;
 use crate::mining::{MiningPlan, MiningQuery};
 use crate::network::Manager;
 use crate::statics;
+use crate::stats_api;
 
 /// No request to the manager carries more than a small JSON object.
 const BODY_LIMIT: usize = 64 * 1024;

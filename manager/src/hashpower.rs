@@ -69,6 +69,97 @@ pub struct LabChain {
     pub network_hashrate: u64,
 }
 
+/// How the nodes start: the lab chain's parameters, if it is the lab
+/// chain, and each node's `--hashrate` cap, if a total was given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StartPlan {
+    pub lab: Option<LabChain>,
+    pub node_cap: Option<u64>,
+}
+
+/// Why the command line makes no network.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StartPlanError {
+    #[error("--block-interval-ms only goes with --chain lab, not {0}")]
+    IntervalNotLab(Preset),
+    #[error("--chain lab needs --block-interval-ms")]
+    NoInterval,
+    #[error("--total-hashrate must be at least 1 attempt/s")]
+    ZeroTotal,
+    #[error(
+        "--total-hashrate {requested} is more than this machine can do ({capacity:.0} attempts/s, measured at start-up)"
+    )]
+    OverCapacity { requested: u64, capacity: f64 },
+    #[error(
+        "--chain lab without --total-hashrate takes half the machine's capacity, which was not measured"
+    )]
+    NoCapacity,
+    #[error(transparent)]
+    Lab(#[from] shared::LabParamsError),
+}
+
+/// The share of the machine a lab network takes when no total is given:
+/// half, so the nodes reach their caps with room for the manager, the
+/// event streams and whatever else runs.
+pub const DEFAULT_LAB_SHARE: f64 = 0.5;
+
+/// What the nodes start with. On the lab chain the difficulty is fixed
+/// from the total (given, or [`DEFAULT_LAB_SHARE`] of `capacity`) and
+/// `interval_ms`; any total is split equally over the `nodes`.
+pub fn start_plan(
+    chain: Preset,
+    interval_ms: Option<u64>,
+    total: Option<u64>,
+    nodes: u16,
+    capacity: Option<Capacity>,
+) -> Result<StartPlan, StartPlanError> {
+    let lab = chain == Preset::Lab;
+    if !lab && interval_ms.is_some() {
+        return Err(StartPlanError::IntervalNotLab(chain));
+    }
+    let total = match (lab, total) {
+        (_, Some(0)) => return Err(StartPlanError::ZeroTotal),
+        (_, Some(total)) => Some(total),
+        (true, None) => {
+            let capacity = capacity.ok_or(StartPlanError::NoCapacity)?;
+            Some(((capacity.attempts_per_sec * DEFAULT_LAB_SHARE) as u64).max(1))
+        }
+        (false, None) => None,
+    };
+    if let (Some(requested), Some(capacity)) = (total, capacity)
+        && requested as f64 > capacity.attempts_per_sec
+    {
+        return Err(StartPlanError::OverCapacity {
+            requested,
+            capacity: capacity.attempts_per_sec,
+        });
+    }
+    let lab = match (lab, interval_ms, total) {
+        (true, Some(interval), Some(total)) => Some(LabChain {
+            block_interval_ms: interval,
+            network_hashrate: total,
+        }),
+        (true, None, _) => return Err(StartPlanError::NoInterval),
+        _ => None,
+    };
+    let node_cap = total
+        .filter(|_| nodes > 0)
+        .map(|total| cap_for(total, 1.0 / f64::from(nodes)));
+    Ok(StartPlan { lab, node_cap })
+}
+
+impl LabChain {
+    /// The node flags that give every node this chain.
+    pub fn node_args(&self) -> Vec<String> {
+        vec![
+            "--block-interval-ms".to_owned(),
+            self.block_interval_ms.to_string(),
+            "--network-hashrate".to_owned(),
+            self.network_hashrate.to_string(),
+        ]
+    }
+}
+
 /// The manager's hash power facts; the caps themselves live in the node
 /// table (`NodeSummary::hashrate_limit`).
 #[derive(Debug, Default)]
@@ -479,6 +570,62 @@ mod tests {
                 requested: 1001,
                 capacity: 1000.0
             }
+        );
+    }
+
+    #[test]
+    fn a_lab_network_takes_half_the_machine_unless_told_otherwise() {
+        let capacity = Some(Capacity {
+            attempts_per_sec: 1_000_000.0,
+            cores: 2,
+        });
+        let plan = start_plan(Preset::Lab, Some(1000), None, 4, capacity).unwrap();
+        assert_eq!(
+            plan.lab,
+            Some(LabChain {
+                block_interval_ms: 1000,
+                network_hashrate: 500_000
+            })
+        );
+        assert_eq!(plan.node_cap, Some(125_000));
+        let given = start_plan(Preset::Lab, Some(150), Some(300_000), 3, capacity).unwrap();
+        assert_eq!(given.lab.unwrap().network_hashrate, 300_000);
+        assert_eq!(given.node_cap, Some(100_000));
+        // Other chains keep running uncapped unless a total is given.
+        assert_eq!(
+            start_plan(Preset::Regtest, None, None, 3, capacity).unwrap(),
+            StartPlan::default()
+        );
+    }
+
+    #[test]
+    fn a_start_plan_is_refused_for_each_reason() {
+        let capacity = Some(Capacity {
+            attempts_per_sec: 1000.0,
+            cores: 2,
+        });
+        assert_eq!(
+            start_plan(Preset::Regtest, Some(1000), None, 2, capacity),
+            Err(StartPlanError::IntervalNotLab(Preset::Regtest))
+        );
+        assert_eq!(
+            start_plan(Preset::Lab, None, Some(10), 2, capacity),
+            Err(StartPlanError::NoInterval)
+        );
+        assert_eq!(
+            start_plan(Preset::Lab, Some(1000), Some(0), 2, capacity),
+            Err(StartPlanError::ZeroTotal)
+        );
+        assert_eq!(
+            start_plan(Preset::Lab, Some(1000), Some(1001), 2, capacity),
+            Err(StartPlanError::OverCapacity {
+                requested: 1001,
+                capacity: 1000.0
+            })
+        );
+        assert_eq!(
+            start_plan(Preset::Lab, Some(1000), None, 2, None),
+            Err(StartPlanError::NoCapacity)
         );
     }
 

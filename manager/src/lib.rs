@@ -46,7 +46,6 @@ pub mod error;
 pub mod events;
 pub mod hashpower;
 pub mod hub;
-pub mod stats_api;
 pub mod lifecycle;
 pub mod metrics;
 pub mod mining;
@@ -56,6 +55,7 @@ pub mod process;
 pub mod registry;
 pub mod statics;
 pub mod stats;
+pub mod stats_api;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -81,6 +81,8 @@ pub enum RunError {
     Spawner(std::io::Error),
     #[error("none of the {0} nodes started (the errors are above)")]
     NoNodes(u16),
+    #[error(transparent)]
+    StartPlan(#[from] hashpower::StartPlanError),
 }
 
 /// Logs to stderr with readable local timestamps; `RUST_LOG` overrides the
@@ -110,6 +112,32 @@ pub async fn run(mut config: Config) -> Result<(), RunError> {
     let host = config::resolve_host(&config.host).await?;
     // Before any node hashes, so that they do not share the cores with it.
     config.capacity = hashpower::measure_and_log().await;
+    config.start_plan = hashpower::start_plan(
+        config.chain,
+        config.block_interval_ms,
+        config.total_hashrate,
+        config.nodes,
+        config.capacity,
+    )?;
+    if let Some(lab) = config.start_plan.lab {
+        // Every node would refuse parameters that make no target: say so
+        // once, here. (It also searches a genesis proof: a blocking thread.)
+        let checked = tokio::task::spawn_blocking(move || {
+            shared::ChainParams::lab(lab.block_interval_ms, lab.network_hashrate).map(|_| ())
+        })
+        .await;
+        if let Ok(Err(err)) = checked {
+            return Err(hashpower::StartPlanError::from(err).into());
+        }
+        tracing::info!(
+            interval_ms = lab.block_interval_ms,
+            network_hashrate = lab.network_hashrate,
+            node_cap = config.start_plan.node_cap.unwrap_or(0),
+            "lab chain: a fixed difficulty for a block every {} ms at {} attempts/s",
+            lab.block_interval_ms,
+            lab.network_hashrate
+        );
+    }
     let generated = config.token.is_none() && !host.is_loopback();
     let token = match &config.token {
         Some(token) => Some(token.clone()),

@@ -25,6 +25,15 @@ use crate::process::{NodeProgram, Spawner};
 use crate::registry::Registry;
 use crate::stats::SharedBook;
 
+/// The lab chain's flags and the hash rate cap every node starts with.
+fn node_args(plan: &crate::hashpower::StartPlan) -> Vec<String> {
+    let mut args = plan.lab.map(|lab| lab.node_args()).unwrap_or_default();
+    if let Some(cap) = plan.node_cap {
+        args.extend(["--hashrate".to_owned(), cap.to_string()]);
+    }
+    args
+}
+
 /// The manager's state, cheap to clone into every task and handler.
 #[derive(Debug, Clone)]
 pub struct Manager {
@@ -71,6 +80,7 @@ impl Manager {
             chain: config.chain,
             threads: config.threads,
             token: token.clone(),
+            extra_args: node_args(&config.start_plan),
         };
         let registry = Arc::new(Registry::default());
         let hub = Hub::new(registry.clone(), token.clone());
@@ -90,7 +100,7 @@ impl Manager {
                 next_slot: AtomicUsize::new(0),
                 spawned: AtomicU16::new(0),
                 stats: SharedBook::new(node::clock::now_ms()),
-                hash_power: HashPower::new(config.capacity, None),
+                hash_power: HashPower::new(config.capacity, config.start_plan.lab),
             }),
         })
     }
