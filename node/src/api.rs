@@ -99,6 +99,7 @@ fn routes(node: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(events))
         .routes(routes!(peers_get))
         .routes(routes!(openapi_get))
+        .routes(routes!(metrics_get))
         .merge(mutating)
 }
 
@@ -791,6 +792,18 @@ impl PartialSchema for PeerFrame {
 }
 
 impl ToSchema for PeerFrame {}
+
+/// Counters and gauges in the OpenMetrics text format, for Prometheus.
+#[utoipa::path(get, path = "/metrics",
+    responses((status = 200, description = "OpenMetrics text: every metric is named powplay_node_*",
+        body = String, content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
+async fn metrics_get(State(node): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        node.metrics_text(),
+    )
+        .into_response()
+}
 
 /// This API's OpenAPI document.
 #[utoipa::path(get, path = "/openapi.json",

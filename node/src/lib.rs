@@ -10,7 +10,8 @@
 //!   invalid blocks, orphans and blocks being stored — and the best tip by
 //!   most work. Consensus checks are `shared`'s; the tree only keeps score.
 //! - [`store`]: the redb database under `--data-dir` (blocks, id, peers).
-//! - [`miner`]: the mining thread, its stop flag and hash rate.
+//! - [`miner`]: the mining thread, its stop flag, its hash power cap and
+//!   its measured hash rate.
 //! - [`p2p`]: the peer-to-peer layer: one WebSocket link per pair of
 //!   peers on `GET /p2p` ([`p2p::link`]), headers-first relay and sync over
 //!   any topology ([`p2p::relay`]), and the link table (states, counters,
@@ -22,6 +23,8 @@
 //! - [`tasks`]: the background work the node runs, tracked so shutdown
 //!   waits for it before the store closes.
 //! - [`events`]: the broadcast bus behind `GET /events`.
+//! - [`metrics`]: the counters and gauges behind `GET /metrics`
+//!   (OpenMetrics text, prometheus-client).
 //! - [`api`]: the routes, each declared once for the router and the
 //!   OpenAPI document (utoipa-axum), and their handlers.
 //! - [`error`]: every failure as JSON with the right status, and the
@@ -41,6 +44,7 @@ pub mod conditions;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod metrics;
 pub mod miner;
 pub mod node;
 pub mod p2p;

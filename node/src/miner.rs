@@ -185,6 +185,22 @@ struct Pacer {
     limit_generation: u64,
 }
 
+impl Pacer {
+    /// Pays for `attempts` made in a slice that began at `started` under
+    /// `limit`: their worth of time at the cap, from when the slice began
+    /// or the last one was paid, whichever is later. Returns the stretch
+    /// paid for; stretches never overlap and each lasts at least
+    /// `attempts / limit` seconds.
+    fn pay(&mut self, started: Instant, attempts: u64, limit: u64) -> (Instant, Instant) {
+        let begin = self.paid_until.max(started);
+        // Rounded up to the nanosecond, so no stretch is paid short.
+        let nanos = (u128::from(attempts) * 1_000_000_000).div_ceil(u128::from(limit.max(1)));
+        let cost = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
+        self.paid_until = begin + cost;
+        (begin, self.paid_until)
+    }
+}
+
 fn run(weak: Weak<Node>, threads: usize, pace: Duration) {
     let mut last_block = Instant::now() - pace;
     let mut pacer = Pacer {
@@ -231,10 +247,14 @@ fn run(weak: Weak<Node>, threads: usize, pace: Duration) {
     }
 }
 
-/// Attempts in one capped slice: [`SLICE`]'s worth at `limit`, at least one.
-fn slice_attempts(limit: u64) -> u64 {
+/// Attempts in one capped slice: [`SLICE`]'s worth at `limit`, at least
+/// one, and never more than an uncapped round (a cap above the machine's
+/// speed then mines like no cap).
+fn slice_attempts(limit: u64, threads: usize) -> u64 {
     let per_slice = u128::from(limit) * SLICE.as_millis() / 1000;
-    u64::try_from(per_slice).unwrap_or(u64::MAX).max(1)
+    u64::try_from(per_slice)
+        .unwrap_or(u64::MAX)
+        .clamp(1, ROUND_ATTEMPTS * threads as u64)
 }
 
 /// Works on the current best tip until a block is found (and handed to the
@@ -274,7 +294,7 @@ fn mine_on_tip(node: &Arc<Node>, threads: usize, pacer: &mut Pacer) -> Option<Bl
         let round = if limit == 0 {
             ROUND_ATTEMPTS * threads as u64
         } else {
-            slice_attempts(limit)
+            slice_attempts(limit, threads)
         };
         let workers = usize::try_from(round).map_or(threads, |r| threads.min(r));
         let round_started = Instant::now();
@@ -286,14 +306,8 @@ fn mine_on_tip(node: &Arc<Node>, threads: usize, pacer: &mut Pacer) -> Option<Bl
                 .rate_window()
                 .record(round_started, Instant::now(), outcome.attempts());
         } else {
-            // The slice is paid for by its attempts' worth of time at the
-            // cap, counted from when it began or the last one was paid.
-            let begin = pacer.paid_until.max(round_started);
-            let cost = Duration::from_secs_f64(outcome.attempts() as f64 / limit as f64);
-            pacer.paid_until = begin + cost;
-            miner
-                .rate_window()
-                .record(begin, pacer.paid_until, outcome.attempts());
+            let (begin, end) = pacer.pay(round_started, outcome.attempts(), limit);
+            miner.rate_window().record(begin, end, outcome.attempts());
         }
         match outcome {
             SearchOutcome::Found { header, .. } => {
@@ -331,5 +345,47 @@ fn sleep_until_paid(miner: &Miner, until: Instant, tip: u64, limit: u64) -> bool
             .wait_timeout(wanted, left)
             .map(|(guard, _)| guard)
             .unwrap_or_else(|p| p.into_inner().0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Whatever the slices' sizes and the gaps between them, the rate
+        /// over the paid stretches never exceeds the cap.
+        #[test]
+        fn the_measured_rate_never_exceeds_the_cap(
+            limit in 1u64..10_000_000,
+            slices in prop::collection::vec((0u64..5_000_000, 0u64..50_000_000), 1..200),
+        ) {
+            let origin = Instant::now();
+            let mut pacer = Pacer { paid_until: origin, limit_generation: 0 };
+            let mut window = RateWindow::default();
+            let mut clock = origin;
+            for (attempts, gap_ns) in slices {
+                let attempts = attempts.min(slice_attempts(limit, 4));
+                // A slice starts after the pacer's sleep, or later.
+                clock = clock.max(pacer.paid_until) + Duration::from_nanos(gap_ns);
+                let (begin, end) = pacer.pay(clock, attempts, limit);
+                window.record(begin, end, attempts);
+                prop_assert!(window.rate() <= limit as f64 * (1.0 + 1e-9), "{}", window.rate());
+            }
+        }
+    }
+
+    #[test]
+    fn a_slice_is_the_caps_worth_of_25_ms_within_bounds() {
+        assert_eq!(slice_attempts(40_000, 1), 1_000);
+        assert_eq!(slice_attempts(1, 1), 1);
+        assert_eq!(slice_attempts(u64::MAX, 2), 2 * ROUND_ATTEMPTS);
+    }
+
+    #[test]
+    fn an_empty_window_measures_nothing() {
+        assert_eq!(RateWindow::default().rate(), 0.0);
     }
 }

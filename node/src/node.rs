@@ -22,6 +22,7 @@ use crate::chain::{BlockTree, Inserted, Offer, Verdict};
 use crate::clock::now_ms;
 use crate::error::ApiError;
 use crate::events::EventBus;
+use crate::metrics::Metrics;
 use crate::miner::Miner;
 use crate::p2p::{Links, relay};
 use crate::store::Store;
@@ -84,6 +85,7 @@ pub struct Node {
     pub links: Links,
     pub bans: Bans,
     pub miner: Miner,
+    pub metrics: Metrics,
     pub shutdown: CancellationToken,
     /// Background work; shutdown waits for it before the store closes.
     pub tasks: Tasks,
@@ -121,6 +123,7 @@ impl Node {
             params,
             token,
             miner: Miner::default(),
+            metrics: Metrics::new(),
             tasks: Tasks::new(shutdown.clone()),
             shutdown,
             tree: Mutex::new(tree),
@@ -199,6 +202,10 @@ impl Node {
                     let mut tree = self.tree();
                     match tree.insert_block(block, validated) {
                         Some(inserted) => {
+                            match &source {
+                                Source::Mined { .. } => self.metrics.block_mined(),
+                                Source::Peer(_) => self.metrics.block_accepted(),
+                            }
                             queue.extend(tree.take_orphans(&inserted.hash));
                             // Still under the lock, so subscribers hear of
                             // blocks in the order they joined the tree.
@@ -215,6 +222,7 @@ impl Node {
                 }
                 Err(Verdict::Offer(Offer::Orphan { missing })) => Accepted::Orphan { missing },
                 Err(Verdict::Invalid(reason)) => {
+                    self.metrics.block_rejected(&reason);
                     let from = match &source {
                         Source::Peer(from) => from.clone(),
                         Source::Mined { .. } => None,
@@ -264,7 +272,7 @@ impl Node {
             }),
         }
         if let Some(reorg) = &inserted.reorg {
-            self.events.emit(reorg.event());
+            self.reorganized(reorg);
         }
         if inserted.active {
             self.miner.tip_changed();
@@ -273,6 +281,18 @@ impl Node {
                 self.pending().retain(|e| !mined.contains(e));
             }
         }
+    }
+
+    fn reorganized(&self, reorg: &crate::chain::Reorg) {
+        self.metrics.reorganized(reorg.depth);
+        self.events.emit(reorg.event());
+    }
+
+    /// The `GET /metrics` exposition.
+    pub fn metrics_text(&self) -> String {
+        let status = self.status();
+        let links: Vec<_> = self.links.infos().into_iter().map(|l| l.state).collect();
+        self.metrics.encode(&status, &links)
     }
 
     /// Hands a block the miner found to the tree and announces it.
@@ -436,8 +456,10 @@ impl Node {
     /// if a better chain arrived meanwhile they stay as a fork and the
     /// answer is `None`, as if they had had less work from the start.
     pub fn replace_chain(&self, chain: Vec<Block>) -> Result<Option<Inserted>, ApiError> {
-        let summary = shared::validate_chain(&self.params, &chain, now_ms())
-            .map_err(ApiError::InvalidChain)?;
+        let summary = shared::validate_chain(&self.params, &chain, now_ms()).map_err(|error| {
+            self.metrics.block_rejected(&error.reason);
+            ApiError::InvalidChain(error)
+        })?;
         let new: Vec<&Block> = {
             let tree = self.tree();
             if summary.work <= tree.best_work() {
@@ -462,6 +484,7 @@ impl Node {
             let Some(inserted) = tree.insert_block(block, validated) else {
                 continue;
             };
+            self.metrics.block_accepted();
             if inserted.reorg.is_some() {
                 reorg = inserted.reorg.clone();
             }
@@ -487,7 +510,7 @@ impl Node {
         if quiet {
             self.after_insert(&tip, tip_header, &Source::Peer(None), Vec::new());
         } else if let Some(reorg) = &tip.reorg {
-            self.events.emit(reorg.event());
+            self.reorganized(reorg);
         }
         self.miner.tip_changed();
         Ok((tree.best_hash() == tip.hash).then_some(tip))

@@ -97,6 +97,23 @@ impl Rejection {
         )
     }
 
+    /// The rule's snake_case name, as in the JSON `rule` tag: a stable
+    /// label for metrics.
+    pub fn rule(&self) -> &'static str {
+        match self {
+            Self::BadEncoding(_) => "bad_encoding",
+            Self::EmptyChain => "empty_chain",
+            Self::BadGenesis { .. } => "bad_genesis",
+            Self::WrongIndex { .. } => "wrong_index",
+            Self::WrongPreviousHash { .. } => "wrong_previous_hash",
+            Self::WrongBits { .. } => "wrong_bits",
+            Self::HashAboveTarget { .. } => "hash_above_target",
+            Self::TimestampNotAfterMedian { .. } => "timestamp_not_after_median",
+            Self::TimestampTooFarAhead { .. } => "timestamp_too_far_ahead",
+            Self::WrongMerkleRoot { .. } => "wrong_merkle_root",
+        }
+    }
+
     /// A short plain-words reason, for activity feeds.
     pub fn summary(&self) -> &'static str {
         match self {
@@ -518,5 +535,51 @@ mod tests {
         assert_eq!(sum, checked.work);
         assert_eq!(checked.summary().tip, chain[5].hash);
         assert_eq!(checked.summary().height, 5);
+    }
+
+    #[test]
+    fn each_rule_name_is_its_json_tag() {
+        let hash = BlockHash::ZERO;
+        let bits = CompactTarget::from_consensus(0x207f_ffff);
+        let all = [
+            Rejection::BadEncoding(EncodingError::NoEntries),
+            Rejection::EmptyChain,
+            Rejection::BadGenesis {
+                expected: hash,
+                found: hash,
+            },
+            Rejection::WrongIndex {
+                expected: 1,
+                found: 2,
+            },
+            Rejection::WrongPreviousHash {
+                expected: hash,
+                found: hash,
+            },
+            Rejection::WrongBits {
+                expected: bits,
+                found: bits,
+            },
+            Rejection::HashAboveTarget {
+                hash,
+                target: Target::MAX,
+            },
+            Rejection::TimestampNotAfterMedian {
+                timestamp: 1,
+                median: 2,
+            },
+            Rejection::TimestampTooFarAhead {
+                timestamp: 2,
+                limit: 1,
+            },
+            Rejection::WrongMerkleRoot {
+                expected: MerkleRoot::ZERO,
+                found: MerkleRoot::ZERO,
+            },
+        ];
+        for rejection in all {
+            let json = serde_json::to_value(&rejection).unwrap();
+            assert_eq!(json["rule"], rejection.rule(), "{rejection:?}");
+        }
     }
 }

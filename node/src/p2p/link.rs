@@ -396,6 +396,10 @@ async fn session(
         ..
     } = registered;
     let writer_stats = Arc::clone(&stats);
+    let (sent_bytes, sent_blocks) = (
+        node.metrics.peer_bytes_sent.clone(),
+        node.metrics.peer_blocks_sent.clone(),
+    );
     let wire = transport.outgoing.clone();
     let writer_closer = closer.clone();
     node.tasks.spawn(async move {
@@ -411,8 +415,10 @@ async fn session(
                 break;
             }
             writer_stats.bytes_sent.fetch_add(len, Ordering::Relaxed);
+            sent_bytes.inc_by(len);
             if item.is_block {
                 writer_stats.blocks_sent.fetch_add(1, Ordering::Relaxed);
+                sent_blocks.inc();
             }
         }
         let _ = wire.send(Outbound::Close).await;
@@ -468,6 +474,7 @@ async fn session(
         stats
             .bytes_received
             .fetch_add(frame.len() as u64, Ordering::Relaxed);
+        node.metrics.peer_bytes_received.inc_by(frame.len() as u64);
         let message = match decode(&frame) {
             Ok(message) => message,
             Err(error) => {
@@ -504,6 +511,7 @@ async fn session(
                     .fetch_add(frame.len() as u64, Ordering::Relaxed);
                 if matches!(message, Message::Block { .. }) {
                     stats.blocks_received.fetch_add(1, Ordering::Relaxed);
+                    node.metrics.peer_blocks_received.inc();
                 }
                 if let Err(stop) = relay::handle(node, address, message, &mut context).await {
                     closer.cancel();
