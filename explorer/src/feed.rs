@@ -160,6 +160,7 @@ pub fn describe(event: &Event, names: &Names<'_>) -> (String, bool) {
         EventKind::Snapshot { nodes, .. } => {
             plain(format!("connected to the manager: {} nodes", nodes.len()))
         }
+        EventKind::Stats { stats } => plain(format!("stale rate {:.3}", stats.stale_rate)),
     }
 }
 

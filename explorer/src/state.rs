@@ -192,6 +192,10 @@ impl Network {
 
     /// Folds one event into the page.
     pub fn apply(&self, event: Event) -> Followup {
+        // The explorer does not show the network metrics (yet).
+        if matches!(event.kind, EventKind::Stats { .. }) {
+            return Followup::default();
+        }
         let (text, warning) = self
             .nodes
             .with_untracked(|nodes| describe(&event, &Names(nodes)));
@@ -309,6 +313,9 @@ pub(crate) mod tests {
             mining: false,
             hash_rate: 10.0,
             isolated: false,
+            hashrate_limit: 0,
+            hash_share: 0.0,
+            measured_share: 0.0,
         }
     }
 

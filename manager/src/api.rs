@@ -42,6 +42,7 @@ use crate::lab_api;
 use crate::mining::{MiningPlan, MiningQuery};
 use crate::network::Manager;
 use crate::statics;
+use crate::stats_api;
 
 /// No request to the manager carries more than a small JSON object.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -92,6 +93,10 @@ pub fn routes(manager: &Manager) -> OpenApiRouter<Manager> {
         .routes(routes!(lab_api::network_links_post))
         .routes(routes!(lab_api::network_partition_post))
         .routes(routes!(lab_api::network_heal_post))
+        // The lab's measurements and hash power.
+        .routes(routes!(stats_api::stats_reset))
+        .routes(routes!(stats_api::network_hashrate_post))
+        .routes(routes!(stats_api::node_hashrate_post))
         .route_layer(middleware::from_fn_with_state(
             manager.clone(),
             auth::require_bearer,
@@ -109,7 +114,11 @@ pub fn routes(manager: &Manager) -> OpenApiRouter<Manager> {
         .routes(routes!(node_tips))
         .routes(routes!(node_block))
         .routes(routes!(lab_api::network_get))
-        .routes(routes!(openapi_get));
+        .routes(routes!(openapi_get))
+        // The lab's measurements and hash power.
+        .routes(routes!(stats_api::stats_get))
+        .routes(routes!(stats_api::metrics_get))
+        .routes(routes!(stats_api::network_hashrate_get));
     let mut all = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(guarded(commands, &[BEARER]))
         .merge(guarded(events, &[BEARER, ACCESS_TOKEN]))
@@ -220,7 +229,7 @@ async fn shutdown_all(State(manager): State<Manager>) -> Json<ShutdownReport> {
 /// Every node with its address, id, pid, state, height, best hash and mining switch.
 async fn nodes_get(State(manager): State<Manager>) -> Json<NodesBody> {
     Json(NodesBody {
-        nodes: manager.registry().summaries(),
+        nodes: manager.node_summaries(),
     })
 }
 

@@ -7,8 +7,9 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::api::{
-    ChainBody, ErrorBody, LinkConditionsUpdate, LinksBody, MessageBody, MinedBody, NodeIdBody,
-    PeerAddressRequest, PeersBody, RegisterRequest, RegisterResponse, StatusBody, TipsBody,
+    ChainBody, ErrorBody, HashrateBody, HashrateRequest, LinkConditionsUpdate, LinksBody,
+    MessageBody, MinedBody, NodeIdBody, PeerAddressRequest, PeersBody, RegisterRequest,
+    RegisterResponse, StatusBody, TipsBody,
 };
 use shared::{Block, BlockHash};
 
@@ -162,6 +163,23 @@ impl NodeClient {
             Method::POST,
             address,
             "/peers/disconnect",
+            SHORT,
+            Some(&body),
+        )
+        .await
+    }
+
+    /// Cap the node's miner at `attempts_per_sec` over all its threads; 0 is none.
+    pub async fn set_hashrate(
+        &self,
+        address: &str,
+        attempts_per_sec: u64,
+    ) -> Result<HashrateBody, NodeError> {
+        let body = HashrateRequest { attempts_per_sec };
+        self.call(
+            Method::POST,
+            address,
+            "/mining/hashrate",
             SHORT,
             Some(&body),
         )

@@ -39,6 +39,16 @@ pub struct Config {
     pub topology: Option<Topology>,
     /// Seed of the random shapes.
     pub topology_seed: u64,
+    /// What this machine can hash, measured by [`crate::run`] before any
+    /// node starts; `None` skips the capacity check.
+    pub capacity: Option<crate::hashpower::Capacity>,
+    /// Lab chain only: the mean block interval its difficulty is set for.
+    pub block_interval_ms: Option<u64>,
+    /// The network's hash rate cap, split equally over the nodes; on the
+    /// lab chain it also sets the difficulty (default: half the capacity).
+    pub total_hashrate: Option<u64>,
+    /// Filled in by [`crate::run`] from the above and the capacity.
+    pub start_plan: crate::hashpower::StartPlan,
 }
 
 /// Why `--host` names no address the manager can hand its nodes.

@@ -20,6 +20,15 @@
 //! - [`links`]: link conditions and presets on links between nodes.
 //! - [`partition`]: partitions into groups, and healing them.
 //! - [`lab_api`]: the `/network/...` routes of those three.
+//! - [`stats`]: network metrics folded from every node's events (stale
+//!   blocks, reorgs, propagation, shares, forks) for `/stats` and the
+//!   `stats` event.
+//! - [`metrics`]: `GET /metrics`, the same figures and the node table in
+//!   OpenMetrics text (prometheus-client).
+//! - [`hashpower`]: the machine's capacity, each node's hash rate cap and
+//!   how a network total is split.
+//! - [`stats_api`]: the handlers of `/stats`, `/stats/reset`, `/metrics` and
+//!   the hash rate commands (listed in [`api`] with every other route).
 //! - [`events`]: `/events` for WebSocket subscribers (snapshot, then the hub).
 //! - [`api`]: every route declared once (utoipa-axum), its handlers, and
 //!   `/openapi.json` built from the same list.
@@ -40,10 +49,12 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod hashpower;
 pub mod hub;
 pub mod lab_api;
 pub mod lifecycle;
 pub mod links;
+pub mod metrics;
 pub mod mining;
 pub mod network;
 pub mod partition;
@@ -51,6 +62,8 @@ pub mod poll;
 pub mod process;
 pub mod registry;
 pub mod statics;
+pub mod stats;
+pub mod stats_api;
 pub mod topology;
 
 use std::io::Write;
@@ -77,6 +90,8 @@ pub enum RunError {
     Spawner(std::io::Error),
     #[error("none of the {0} nodes started (the errors are above)")]
     NoNodes(u16),
+    #[error(transparent)]
+    StartPlan(#[from] hashpower::StartPlanError),
 }
 
 /// Logs to stderr with readable local timestamps; `RUST_LOG` overrides the
@@ -102,8 +117,36 @@ fn announce(line: &str) {
 }
 
 /// Run the manager until Ctrl-C, SIGTERM or `GET /shutdown/all`.
-pub async fn run(config: Config) -> Result<(), RunError> {
+pub async fn run(mut config: Config) -> Result<(), RunError> {
     let host = config::resolve_host(&config.host).await?;
+    // Before any node hashes, so that they do not share the cores with it.
+    config.capacity = hashpower::measure_and_log().await;
+    config.start_plan = hashpower::start_plan(
+        config.chain,
+        config.block_interval_ms,
+        config.total_hashrate,
+        config.nodes,
+        config.capacity,
+    )?;
+    if let Some(lab) = config.start_plan.lab {
+        // Every node would refuse parameters that make no target: say so
+        // once, here. (It also searches a genesis proof: a blocking thread.)
+        let checked = tokio::task::spawn_blocking(move || {
+            shared::ChainParams::lab(lab.block_interval_ms, lab.network_hashrate).map(|_| ())
+        })
+        .await;
+        if let Ok(Err(err)) = checked {
+            return Err(hashpower::StartPlanError::from(err).into());
+        }
+        tracing::info!(
+            interval_ms = lab.block_interval_ms,
+            network_hashrate = lab.network_hashrate,
+            node_cap = config.start_plan.node_cap.unwrap_or(0),
+            "lab chain: a fixed difficulty for a block every {} ms at {} attempts/s",
+            lab.block_interval_ms,
+            lab.network_hashrate
+        );
+    }
     let generated = config.token.is_none() && !host.is_loopback();
     let token = match &config.token {
         Some(token) => Some(token.clone()),
@@ -155,6 +198,10 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     tokio::spawn({
         let manager = manager.clone();
         async move { manager.poll_forever().await }
+    });
+    tokio::spawn({
+        let manager = manager.clone();
+        async move { manager.keep_stats().await }
     });
 
     let launch = tokio::spawn({

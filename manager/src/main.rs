@@ -18,7 +18,7 @@ struct Cli {
     /// Port of the first node, the others count up; 0 gives each node a port the OS chooses
     #[arg(long, default_value_t = 5000)]
     node_port: u16,
-    /// Parameter preset of every node: default or regtest
+    /// Parameter preset of every node: default, regtest or lab (a fixed difficulty from --block-interval-ms and the total hash rate)
     #[arg(long, default_value = "default")]
     chain: Preset,
     /// Where nodes keep their chains (`<dir>/node-<port>`) and logs (`<dir>/node-<port>.log`)
@@ -45,6 +45,12 @@ struct Cli {
     /// Seed of the random and small-world shapes
     #[arg(long, default_value_t = 0)]
     topology_seed: u64,
+    /// Lab chain: the mean block interval, in ms, its fixed difficulty is set for
+    #[arg(long, value_name = "MS", required_if_eq("chain", "lab"))]
+    block_interval_ms: Option<u64>,
+    /// The network's total hash rate cap in attempts/s, split equally over the nodes; on the lab chain it also sets the difficulty [default on lab: half the capacity measured at start-up; elsewhere: no cap]
+    #[arg(long, value_name = "ATTEMPTS_PER_SEC")]
+    total_hashrate: Option<u64>,
 }
 
 #[tokio::main]
@@ -66,6 +72,10 @@ async fn main() -> anyhow::Result<()> {
         token: cli.token,
         topology: cli.topology,
         topology_seed: cli.topology_seed,
+        capacity: None,
+        block_interval_ms: cli.block_interval_ms,
+        total_hashrate: cli.total_hashrate,
+        start_plan: Default::default(),
     };
     manager::run(config).await?;
     Ok(())

@@ -19,10 +19,21 @@ use tokio_util::sync::CancellationToken;
 use crate::client::NodeClient;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::hashpower::HashPower;
 use crate::hub::Hub;
 use crate::process::{NodeProgram, Spawner};
 use crate::registry::Registry;
+use crate::stats::SharedBook;
 use crate::topology::Lab;
+
+/// The lab chain's flags and the hash rate cap every node starts with.
+fn node_args(plan: &crate::hashpower::StartPlan) -> Vec<String> {
+    let mut args = plan.lab.map(|lab| lab.node_args()).unwrap_or_default();
+    if let Some(cap) = plan.node_cap {
+        args.extend(["--hashrate".to_owned(), cap.to_string()]);
+    }
+    args
+}
 
 /// The manager's state, cheap to clone into every task and handler.
 #[derive(Debug, Clone)]
@@ -52,6 +63,9 @@ pub(crate) struct Inner {
     pub(crate) spawned: AtomicU16,
     /// The topology, the partition ([`crate::topology`]).
     pub(crate) lab: Lab,
+    /// The network metrics, fed by [`Manager::keep_stats`].
+    pub(crate) stats: SharedBook,
+    pub(crate) hash_power: HashPower,
 }
 
 impl Manager {
@@ -69,6 +83,7 @@ impl Manager {
             chain: config.chain,
             threads: config.threads,
             token: token.clone(),
+            extra_args: node_args(&config.start_plan),
         };
         let registry = Arc::new(Registry::default());
         let hub = Hub::new(registry.clone(), token.clone());
@@ -93,6 +108,8 @@ impl Manager {
                         .unwrap_or_else(|| Topology::default_for(config.nodes.into())),
                     config.topology_seed,
                 ),
+                stats: SharedBook::new(node::clock::now_ms()),
+                hash_power: HashPower::new(config.capacity, config.start_plan.lab),
             }),
         })
     }

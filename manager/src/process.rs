@@ -57,6 +57,9 @@ pub struct NodeProgram {
     pub chain: Preset,
     pub threads: u16,
     pub token: Option<String>,
+    /// Further node flags, the same for every node (the lab chain's, the
+    /// hash rate cap).
+    pub extra_args: Vec<String>,
 }
 
 /// Where one node lives; kept so a restart brings back the same node.
@@ -198,7 +201,8 @@ impl Spawner {
             .arg("--chain")
             .arg(program.chain.name())
             .arg("--threads")
-            .arg(program.threads.to_string());
+            .arg(program.threads.to_string())
+            .args(&program.extra_args);
         if let Some(token) = &program.token {
             command.arg("--token").arg(token);
         }

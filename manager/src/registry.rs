@@ -31,6 +31,8 @@ pub struct NodeEntry {
     pub follower: Option<CancellationToken>,
     /// A start, stop or restart is under way; others must wait their turn.
     pub busy: bool,
+    /// Connected peer links, from the last `/status`.
+    pub peers: Option<usize>,
 }
 
 impl NodeEntry {
@@ -47,12 +49,16 @@ impl NodeEntry {
                 mining: false,
                 hash_rate: 0.0,
                 isolated: false,
+                hashrate_limit: 0,
+                hash_share: 0.0,
+                measured_share: 0.0,
             },
             placement,
             process: None,
             generation: 0,
             follower: None,
             busy: false,
+            peers: None,
         }
     }
 
@@ -106,6 +112,15 @@ impl NodeEntry {
         summary.mining = status.mining;
         summary.hash_rate = status.hash_rate;
         summary.isolated = status.isolated;
+        summary.hashrate_limit = status.hashrate_limit;
+        // Known peers that answered: the links `/status` vouches for.
+        self.peers = Some(
+            status
+                .peers
+                .iter()
+                .filter(|peer| peer.state == shared::api::PeerState::Reachable)
+                .count(),
+        );
     }
 }
 
@@ -167,6 +182,14 @@ impl Registry {
 
     pub fn summary(&self, slot: usize) -> Option<NodeSummary> {
         self.with(slot, |entry| entry.summary.clone())
+    }
+
+    /// Each node's connected links, by id, as its last `/status` said.
+    pub fn peer_counts(&self) -> std::collections::BTreeMap<String, usize> {
+        self.lock()
+            .iter()
+            .filter_map(|entry| Some((entry.id()?.to_owned(), entry.peers?)))
+            .collect()
     }
 
     /// The highest best-chain height any node reported.

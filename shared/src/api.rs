@@ -313,6 +313,15 @@ pub struct NodeSummary {
     pub mining: bool,
     pub hash_rate: f64,
     pub isolated: bool,
+    /// The hash rate cap the manager set on it, in attempts/s; 0 is none.
+    #[serde(default)]
+    pub hashrate_limit: u64,
+    /// That cap over the total the manager set (0 to 1).
+    #[serde(default)]
+    pub hash_share: f64,
+    /// Its measured hash rate over all running nodes' (0 to 1).
+    #[serde(default)]
+    pub measured_share: f64,
 }
 
 /// The manager's `GET /nodes`.

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::{LinkDirection, NodeState, NodeSummary, TipInfo};
 use crate::hash::BlockHash;
+use crate::stats::NetworkStats;
 use crate::validation::Rejection;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -152,6 +153,10 @@ pub enum EventKind {
         /// Each node's chain tips, by node id.
         tips: BTreeMap<String, Vec<TipInfo>>,
     },
+    /// The network metrics of `GET /stats`, every few seconds.
+    Stats {
+        stats: Box<NetworkStats>,
+    },
 }
 
 impl NodeSummary {
@@ -209,6 +214,9 @@ mod tests {
             mining: false,
             hash_rate: 5.0,
             isolated: false,
+            hashrate_limit: 0,
+            hash_share: 0.0,
+            measured_share: 0.0,
         }
     }
 

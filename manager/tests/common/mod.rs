@@ -43,6 +43,7 @@ pub struct ManagerProcess {
 impl ManagerProcess {
     /// A manager on free ports with `nodes` regtest nodes, as a test user
     /// would start it: `manager -p 0 --node-port 0 --chain regtest -a N`.
+    /// `start_with` adds `extra` flags; one of them may name another chain.
     pub async fn start(nodes: u16) -> ManagerProcess {
         Self::start_with(nodes, &[]).await
     }
@@ -52,8 +53,13 @@ impl ManagerProcess {
         let stderr_path = data.path().join("manager.log");
         let stderr = std::fs::File::create(&stderr_path).expect("manager log file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_manager"));
+        command.args(["-p", "0", "--node-port", "0"]);
+        // Regtest unless the test names a chain.
+        if !extra.contains(&"--chain") {
+            command.args(["--chain", "regtest"]);
+        }
         command
-            .args(["-p", "0", "--node-port", "0", "--chain", "regtest", "-a"])
+            .arg("-a")
             .arg(nodes.to_string())
             .arg("--data-dir")
             .arg(data.path().join("nodes"))
