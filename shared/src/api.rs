@@ -658,6 +658,7 @@ pub struct HashrateRequest {
 pub struct HashrateBody {
     /// The cap now in force; 0 means none.
     pub attempts_per_sec: u64,
-    /// Attempts per second measured over the last second or two.
+    /// Attempts per second measured over the last second or two, up to
+    /// the change (the miner takes the new cap up within one slice).
     pub measured_attempts_per_sec: f64,
 }
