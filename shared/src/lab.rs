@@ -16,10 +16,7 @@ use ruint::Uint;
 use ruint::aliases::U256;
 
 use crate::block::Block;
-use crate::entry::Entry;
-use crate::hash::{BlockHash, MerkleRoot};
-use crate::header::Header;
-use crate::params::{ChainParams, GENESIS_TIMESTAMP_MS, MAX_FUTURE_DRIFT_MS, Preset};
+use crate::params::{ChainParams, MAX_FUTURE_DRIFT_MS, Preset};
 use crate::pow::{PowSearch, SearchOutcome};
 use crate::target::{CompactTarget, Target};
 
@@ -110,24 +107,12 @@ fn lab_genesis(
     network_attempts_per_sec: u64,
 ) -> Block {
     let miner = format!("lab genesis {block_interval_ms} ms {network_attempts_per_sec}/s");
-    let entries = vec![Entry::coinbase(0, &miner)];
-    let unsolved = Block::assemble(
-        Header {
-            version: Header::VERSION,
-            index: 0,
-            timestamp: GENESIS_TIMESTAMP_MS,
-            previous_hash: BlockHash::ZERO,
-            merkle_root: MerkleRoot::ZERO,
-            bits,
-            proof: 0,
-        },
-        entries.clone(),
-    );
+    let unsolved = ChainParams::genesis_with(bits, 0, &miner);
     let Ok(target) = bits.to_target() else {
         return unsolved;
     };
     match PowSearch::new(&unsolved.header, target).search(0..GENESIS_SEARCH_LIMIT, || false) {
-        SearchOutcome::Found { header, .. } => Block::assemble(header, entries),
+        SearchOutcome::Found { header, .. } => Block::assemble(header, unsolved.entries),
         SearchOutcome::Stopped { .. } | SearchOutcome::Exhausted { .. } => unsolved,
     }
 }

@@ -18,7 +18,7 @@ pub const MEDIAN_TIME_SPAN: usize = 11;
 pub(crate) const MAX_FUTURE_DRIFT_MS: u64 = 60_000;
 
 /// 2026-01-01T00:00:00Z, the genesis time of every preset.
-pub(crate) const GENESIS_TIMESTAMP_MS: u64 = 1_767_225_600_000;
+const GENESIS_TIMESTAMP_MS: u64 = 1_767_225_600_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChainParams {
@@ -153,6 +153,12 @@ impl ChainParams {
 
     /// The genesis block for these initial bits and proof.
     pub fn genesis_block(bits: CompactTarget, proof: u64) -> Block {
+        Self::genesis_with(bits, proof, "genesis")
+    }
+
+    /// A genesis block whose coinbase says `miner` (the lab chain names its
+    /// parameters there); `assemble` fills in the merkle root.
+    pub(crate) fn genesis_with(bits: CompactTarget, proof: u64, miner: &str) -> Block {
         let header = Header {
             version: Header::VERSION,
             index: 0,
@@ -162,7 +168,7 @@ impl ChainParams {
             bits,
             proof,
         };
-        Block::assemble(header, vec![Entry::coinbase(0, "genesis")])
+        Block::assemble(header, vec![Entry::coinbase(0, miner)])
     }
 
     pub fn genesis_hash(&self) -> BlockHash {
