@@ -96,6 +96,9 @@ fn node(id: &str, port: u16, state: NodeState, mining: bool, isolated: bool) -> 
         mining,
         hash_rate: 1_500_000.0,
         isolated,
+        hashrate_limit: 0,
+        hash_share: 0.0,
+        measured_share: 0.0,
     }
 }
 
