@@ -38,6 +38,7 @@ use utoipa_axum::routes;
 use crate::auth;
 use crate::error::{ApiError, AppJson, AppPath, AppQuery, json_errors};
 use crate::events;
+use crate::lab_api;
 use crate::mining::{MiningPlan, MiningQuery};
 use crate::network::Manager;
 use crate::statics;
@@ -91,6 +92,11 @@ pub fn routes(manager: &Manager) -> OpenApiRouter<Manager> {
         .routes(routes!(stats_api::stats_reset))
         .routes(routes!(stats_api::network_hashrate_post))
         .routes(routes!(stats_api::node_hashrate_post))
+        // The network lab.
+        .routes(routes!(lab_api::network_topology_post))
+        .routes(routes!(lab_api::network_links_post))
+        .routes(routes!(lab_api::network_partition_post))
+        .routes(routes!(lab_api::network_heal_post))
         .route_layer(middleware::from_fn_with_state(
             manager.clone(),
             auth::require_bearer,
@@ -107,6 +113,7 @@ pub fn routes(manager: &Manager) -> OpenApiRouter<Manager> {
         .routes(routes!(node_status))
         .routes(routes!(node_tips))
         .routes(routes!(node_block))
+        .routes(routes!(lab_api::network_get))
         .routes(routes!(openapi_get))
         // The lab's measurements and hash power.
         .routes(routes!(stats_api::stats_get))

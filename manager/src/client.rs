@@ -7,8 +7,9 @@ use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::api::{
-    ChainBody, ErrorBody, HashrateBody, HashrateRequest, MessageBody, MinedBody, NodeIdBody,
-    RegisterRequest, RegisterResponse, StatusBody, TipsBody,
+    ChainBody, ErrorBody, HashrateBody, HashrateRequest, LinkConditionsUpdate, LinksBody,
+    MessageBody, MinedBody, NodeIdBody, PeerAddressRequest, PeersBody, RegisterRequest,
+    RegisterResponse, StatusBody, TipsBody,
 };
 use shared::{Block, BlockHash};
 
@@ -162,6 +163,37 @@ impl NodeClient {
             Some(&body),
         )
         .await
+    }
+
+    /// Every link of the node, with counters and conditions.
+    pub async fn peers(&self, address: &str) -> Result<PeersBody, NodeError> {
+        self.call(Method::GET, address, "/peers", SHORT, None::<&()>)
+            .await
+    }
+
+    /// Close the node's link to `peer` and have it forget the peer.
+    pub async fn disconnect(&self, address: &str, peer: &str) -> Result<PeersBody, NodeError> {
+        let body = PeerAddressRequest {
+            address: peer.to_owned(),
+        };
+        self.call(
+            Method::POST,
+            address,
+            "/peers/disconnect",
+            SHORT,
+            Some(&body),
+        )
+        .await
+    }
+
+    /// Change the conditions of what the node sends (on one link, or all).
+    pub async fn set_links(
+        &self,
+        address: &str,
+        update: &LinkConditionsUpdate,
+    ) -> Result<LinksBody, NodeError> {
+        self.call(Method::POST, address, "/network/links", SHORT, Some(update))
+            .await
     }
 
     async fn call<B: Serialize, T: DeserializeOwned>(

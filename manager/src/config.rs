@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use shared::Preset;
+use shared::topology::Topology;
 
 /// Everything `main` parsed from the command line.
 #[derive(Debug, Clone)]
@@ -43,6 +44,11 @@ pub struct Config {
     pub total_hashrate: Option<u64>,
     /// Filled in by [`crate::run`] from the above and the capacity.
     pub start_plan: crate::hashpower::StartPlan,
+    /// The network's shape; `None` is full up to 8 nodes, random:8 beyond
+    /// ([`Topology::default_for`] of `nodes`).
+    pub topology: Option<Topology>,
+    /// Seed of the random shapes.
+    pub topology_seed: u64,
 }
 
 /// Why `--host` names no address the manager can hand its nodes.

@@ -24,6 +24,11 @@
 //!   how a network total is split.
 //! - [`stats_api`]: the handlers of `/stats`, `/stats/reset`, `/metrics` and
 //!   the hash rate commands (listed in [`api`] with every other route).
+//! - [`topology`]: the network's shape (`--topology`, `POST /network/topology`),
+//!   wiring the nodes to it, and `GET /network` from both ends of every link.
+//! - [`links`]: link conditions and presets on links between nodes.
+//! - [`partition`]: partitions into groups, and healing them.
+//! - [`lab_api`]: the `/network/...` routes of those three.
 //! - [`events`]: `/events` for WebSocket subscribers (snapshot, then the hub).
 //! - [`api`]: every route declared once (utoipa-axum), its handlers, and
 //!   `/openapi.json` built from the same list.
@@ -46,16 +51,20 @@ pub mod error;
 pub mod events;
 pub mod hashpower;
 pub mod hub;
+pub mod lab_api;
 pub mod lifecycle;
+pub mod links;
 pub mod metrics;
 pub mod mining;
 pub mod network;
+pub mod partition;
 pub mod poll;
 pub mod process;
 pub mod registry;
 pub mod statics;
 pub mod stats;
 pub mod stats_api;
+pub mod topology;
 
 use std::io::Write;
 use std::net::SocketAddr;

@@ -3,6 +3,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use shared::Preset;
+use shared::topology::Topology;
 
 /// Start, drive and stop a network of powplay nodes; serve the explorer.
 #[derive(Debug, Parser)]
@@ -44,6 +45,12 @@ struct Cli {
     /// The network's total hash rate cap in attempts/s, split equally over the nodes; on the lab chain it also sets the difficulty [default on lab: half the capacity measured at start-up; elsewhere: no cap]
     #[arg(long, value_name = "ATTEMPTS_PER_SEC")]
     total_hashrate: Option<u64>,
+    /// Shape of the network: full, ring, line, star, random:K or small-world:K [default: full up to 8 nodes, random:8 beyond]
+    #[arg(long)]
+    topology: Option<Topology>,
+    /// Seed of the random and small-world shapes
+    #[arg(long, default_value_t = 0)]
+    topology_seed: u64,
 }
 
 #[tokio::main]
@@ -67,6 +74,8 @@ async fn main() -> anyhow::Result<()> {
         block_interval_ms: cli.block_interval_ms,
         total_hashrate: cli.total_hashrate,
         start_plan: Default::default(),
+        topology: cli.topology,
+        topology_seed: cli.topology_seed,
     };
     manager::run(config).await?;
     Ok(())

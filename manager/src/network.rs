@@ -10,9 +10,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use futures_util::future::join_all;
-use shared::api::{NodeState, NodeSummary, RegisterRequest};
+use shared::api::{NodeState, NodeSummary};
 use shared::events::{Event, EventKind};
+use shared::topology::Topology;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -24,6 +24,7 @@ use crate::hub::Hub;
 use crate::process::{NodeProgram, Spawner};
 use crate::registry::Registry;
 use crate::stats::SharedBook;
+use crate::topology::Lab;
 
 /// The lab chain's flags and the hash rate cap every node starts with.
 fn node_args(plan: &crate::hashpower::StartPlan) -> Vec<String> {
@@ -63,6 +64,8 @@ pub(crate) struct Inner {
     /// The network metrics, fed by [`Manager::keep_stats`].
     pub(crate) stats: SharedBook,
     pub(crate) hash_power: HashPower,
+    /// The topology, the partition ([`crate::topology`]).
+    pub(crate) lab: Lab,
 }
 
 impl Manager {
@@ -101,6 +104,12 @@ impl Manager {
                 spawned: AtomicU16::new(0),
                 stats: SharedBook::new(node::clock::now_ms()),
                 hash_power: HashPower::new(config.capacity, config.start_plan.lab),
+                lab: Lab::new(
+                    config
+                        .topology
+                        .unwrap_or_else(|| Topology::default_for(config.nodes.into())),
+                    config.topology_seed,
+                ),
             }),
         })
     }
@@ -162,33 +171,10 @@ impl Manager {
             .ok_or_else(|| ApiError::UnknownNode(slot.to_string()))
     }
 
-    /// Send every running node the list of all running nodes.
+    /// Link every node to its neighbours in the network's topology
+    /// ([`crate::topology`]), and drop the links it does not have.
     pub async fn register_all(&self) {
-        let nodes: Vec<(String, String)> = self.inner.registry.collect(|entry| {
-            let id = entry.id()?.to_owned();
-            (entry.state() == NodeState::Running).then(|| (id, entry.address().to_owned()))
-        });
-        let request = RegisterRequest {
-            nodes: nodes.iter().map(|(id, _)| id.clone()).collect(),
-            addresses: nodes.iter().map(|(_, address)| address.clone()).collect(),
-        };
-        let client = &self.inner.client;
-        let answers = join_all(
-            nodes
-                .iter()
-                .map(|(_, address)| client.register(address, &request)),
-        )
-        .await;
-        for ((id, address), answer) in nodes.iter().zip(answers) {
-            match answer {
-                Ok(answer) => {
-                    tracing::debug!(node = %id, %address, total = answer.total_nodes, "registered peers")
-                }
-                Err(err) => {
-                    tracing::warn!(node = %id, %address, error = %err, "could not register peers")
-                }
-            }
-        }
+        self.wire().await;
     }
 
     /// The slot and address of the node `key` names (id, port or address),

@@ -131,6 +131,13 @@ async fn every_documented_route_is_served_and_the_document_is_valid() {
             "Event",
             "ErrorBody",
             "AttachRequest",
+            "NetworkBody",
+            "NetworkLink",
+            "NetworkLinksRequest",
+            "NetworkLinksBody",
+            "LinkPreset",
+            "PartitionRequest",
+            "TopologyRequest",
         ],
     );
 

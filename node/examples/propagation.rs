@@ -18,55 +18,19 @@
 //! cargo run --release -p node --example propagation -- --nodes 64 --topology random:8 --grow 10000 --blocks 30
 //! cargo run --release -p node --example propagation -- --nodes 64 --topology random:8 --latency-ms 50
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use futures_util::StreamExt;
 use node::testing::TestNode;
-use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use shared::api::{LinkState, MinedBody, NodeIdBody, PeersBody, StatusBody};
 use shared::events::{Event, EventKind};
+use shared::topology::Topology;
 use shared::{BlockHash, Preset};
 use tokio::sync::mpsc;
-
-#[derive(Debug, Clone, Copy)]
-enum Topology {
-    Full,
-    Ring,
-    /// Each node with about `k` peers (a ring plus random links), so the
-    /// graph is always connected.
-    Random(usize),
-}
-
-impl std::fmt::Display for Topology {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Full => write!(f, "full"),
-            Self::Ring => write!(f, "ring"),
-            Self::Random(k) => write!(f, "random:{k}"),
-        }
-    }
-}
-
-impl std::str::FromStr for Topology {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        match text {
-            "full" => Ok(Self::Full),
-            "ring" => Ok(Self::Ring),
-            _ => text
-                .strip_prefix("random:")
-                .and_then(|k| k.parse().ok())
-                .filter(|k| *k >= 2)
-                .map(Self::Random)
-                .ok_or_else(|| format!("{text:?}: expected full, ring or random:K (K >= 2)")),
-        }
-    }
-}
 
 #[derive(Parser)]
 struct Args {
@@ -82,7 +46,7 @@ struct Args {
     /// Grow the chain to this height first (posted to every node).
     #[arg(long, default_value_t = 0)]
     grow: usize,
-    /// full, ring or random:K.
+    /// full, ring, line, star, random:K or small-world:K.
     #[arg(long, default_value = "full")]
     topology: Topology,
     /// Latency on every link, each way.
@@ -96,51 +60,6 @@ struct Args {
     /// Seed of the random topology.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-}
-
-fn edges(n: usize, topology: Topology, seed: u64) -> BTreeSet<(usize, usize)> {
-    let mut edges = BTreeSet::new();
-    let pair = |a: usize, b: usize| (a.min(b), a.max(b));
-    match topology {
-        Topology::Full => {
-            for a in 0..n {
-                for b in a + 1..n {
-                    edges.insert((a, b));
-                }
-            }
-        }
-        Topology::Ring | Topology::Random(_) => {
-            for a in 0..n {
-                edges.insert(pair(a, (a + 1) % n));
-            }
-        }
-    }
-    if let Topology::Random(k) = topology {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let mut degree = vec![0usize; n];
-        for (a, b) in &edges {
-            degree[*a] += 1;
-            degree[*b] += 1;
-        }
-        let all: Vec<usize> = (0..n).collect();
-        for a in 0..n {
-            // Bounded: a few tries per missing link.
-            for _ in 0..(k * 20) {
-                if degree[a] >= k {
-                    break;
-                }
-                let Some(&b) = all.choose(&mut rng) else {
-                    break;
-                };
-                if b == a || degree[b] >= k + 2 || !edges.insert(pair(a, b)) {
-                    continue;
-                }
-                degree[a] += 1;
-                degree[b] += 1;
-            }
-        }
-    }
-    edges
 }
 
 async fn get<T: serde::de::DeserializeOwned>(http: &reqwest::Client, url: String) -> Result<T> {
@@ -198,7 +117,7 @@ async fn main() -> Result<()> {
         }
     }
 
-    let edges = edges(n, args.topology, args.seed);
+    let edges = args.topology.edges(n, args.seed);
     let mut degree = vec![0usize; n];
     for (a, b) in &edges {
         degree[*a] += 1;

@@ -8,6 +8,9 @@ use std::path::Path;
 use redb::{Database, ReadableTable, TableDefinition};
 use shared::{Block, BlockHash};
 
+/// A durable commit that takes this long is worth a warning.
+const SLOW_COMMIT: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Block hash -> the block's binary encoding.
 const BLOCKS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("blocks");
 /// Small named values: the node id, the peer list (JSON).
@@ -89,7 +92,17 @@ impl Store {
                 table.insert(block.hash.as_bytes(), block.to_bytes().as_slice())?;
             }
         }
+        let started = std::time::Instant::now();
         txn.commit()?;
+        // A block is announced only once it is durable, so a slow fsync
+        // (a disk other processes keep busy) shows up as relay latency.
+        let took = started.elapsed();
+        if took >= SLOW_COMMIT {
+            tracing::warn!(
+                took_ms = took.as_millis() as u64,
+                "a block commit was slow: the disk is busy, and relay waits for it"
+            );
+        }
         Ok(())
     }
 

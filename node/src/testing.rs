@@ -139,6 +139,23 @@ impl TestNode {
         node
     }
 
+    /// A node whose store is in memory (`/dev/shm`, where the system has
+    /// it) with extra arguments: for tests that time the network. On a
+    /// disk other processes write to, one durable commit (an fsync) now and
+    /// then takes a second or more, and a block is relayed only once it is
+    /// durable.
+    pub fn start_in_ram(extra: &[&str]) -> Self {
+        let shm = Path::new("/dev/shm");
+        let temp = shm
+            .is_dir()
+            .then(|| tempfile::tempdir_in(shm).ok())
+            .flatten()
+            .unwrap_or_else(|| tempfile::tempdir().expect("temp dir"));
+        let mut node = Self::start_in(temp.path(), extra);
+        node._temp = Some(temp);
+        node
+    }
+
     /// A node on `data_dir` with extra arguments (regtest unless they name
     /// a `--chain`).
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Self {
@@ -154,7 +171,11 @@ impl TestNode {
             .args(chain)
             .args(extra)
             .stdin(Stdio::null())
-            .stderr(Stdio::null());
+            // POWPLAY_NODE_STDERR=inherit shows a test's node logs.
+            .stderr(match std::env::var("POWPLAY_NODE_STDERR").as_deref() {
+                Ok("inherit") => Stdio::inherit(),
+                _ => Stdio::null(),
+            });
         let announced =
             spawn_announced(&mut command, NODE_READY, ANNOUNCE_TIMEOUT).unwrap_or_else(|e| {
                 panic!("{e}");

@@ -6,7 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    EventStream, TestNode, converge, linked_line, peers, set_link, wait_until, warmed_line,
+    EventStream, TestNode, converge, line_of, linked, linked_line, peers, set_link, wait_until,
+    warmed_line,
 };
 use serde_json::json;
 use shared::BlockHash;
@@ -27,8 +28,14 @@ async fn accepted_at(events: &mut EventStream, hash: BlockHash) -> u64 {
 
 #[tokio::test]
 async fn latency_on_one_link_delays_that_hop_by_at_least_the_latency() {
-    // A first block before the latency is set: see warmed_line.
-    let nodes = warmed_line(3).await;
+    // Stores in memory: this times the link, and on this shared machine's
+    // disk one durable commit in a few (the block is relayed only once it
+    // is durable) took up to 2.5 s while others built. A first block
+    // before the latency is set: see warmed_line.
+    let nodes = line_of(3, &[], TestNode::start_in_ram);
+    linked(&nodes).await;
+    nodes[0].mine().await;
+    converge("the line did not agree on a first block", &nodes, 1).await;
     // Both directions of the middle-to-end link.
     let slow = json!({ "latency_ms": 300 });
     let at_middle = set_link(
@@ -59,9 +66,8 @@ async fn latency_on_one_link_delays_that_hop_by_at_least_the_latency() {
     let mut middle = EventStream::of_node(&nodes[1]).await;
     let mut end = EventStream::of_node(&nodes[2]).await;
     // Headers first, a hop is three trips over the link (header, getblocks,
-    // block): about 900 ms here. Five blocks, so that one disk stall on
-    // this shared machine does not decide the upper bound: every hop takes
-    // at least the latency, and the median less than a second.
+    // block): about 900 ms here, five times. Every hop takes at least the
+    // latency, and less than a second.
     let mut hops = Vec::new();
     for _ in 0..5 {
         let mined: shared::api::MinedBody = nodes[0].get("/mine").await;
@@ -70,12 +76,11 @@ async fn latency_on_one_link_delays_that_hop_by_at_least_the_latency() {
         let reached_end = accepted_at(&mut end, hash).await;
         hops.push(reached_end.saturating_sub(reached_middle));
     }
+    println!("hops over the 300 ms link: {hops:?} ms");
     assert!(
-        hops.iter().all(|hop| *hop >= 300),
+        hops.iter().all(|hop| (300..1000).contains(hop)),
         "slow hops took {hops:?} ms"
     );
-    hops.sort_unstable();
-    assert!(hops[2] < 1000, "slow hops took {hops:?} ms");
 }
 
 #[tokio::test]

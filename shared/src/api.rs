@@ -442,6 +442,149 @@ impl LinkConditionsUpdate {
     }
 }
 
+// ---------------------------------------------------------------------------
+// The manager's network lab: `GET /network`, `POST /network/topology`,
+// `POST /network/links`, `POST /network/partition`, `POST /network/heal`.
+// ---------------------------------------------------------------------------
+
+/// The manager's `POST /network/topology`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TopologyRequest {
+    /// `full`, `ring`, `line`, `star`, `random:K` or `small-world:K`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "ring"))]
+    pub kind: crate::topology::Topology,
+}
+
+/// What each end of a link applies to what it sends: `a_to_b` is set at
+/// `a`, `b_to_a` at `b`; `None` where that end does not report the link.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DirectedConditions {
+    pub a_to_b: Option<LinkConditions>,
+    pub b_to_a: Option<LinkConditions>,
+}
+
+/// One link between two of the manager's nodes, put together from both
+/// ends' `GET /peers`. `a` is the node listed first in `GET /nodes`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NetworkLink {
+    /// Node id of one end.
+    pub a: String,
+    /// Node id of the other end.
+    pub b: String,
+    pub a_address: String,
+    pub b_address: String,
+    /// `connected` when both ends say so; otherwise the worse of the two.
+    pub state: LinkState,
+    pub conditions: DirectedConditions,
+    /// Last ping round trip, as `a` measured it (else `b`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<f64>,
+    pub bytes_a_to_b: u64,
+    pub bytes_b_to_a: u64,
+}
+
+/// The manager's `GET /network`: nodes, links, the shape and any partition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NetworkBody {
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "random:8"))]
+    pub topology: crate::topology::Topology,
+    pub nodes: Vec<NodeSummary>,
+    pub links: Vec<NetworkLink>,
+    /// The groups of the current partition, by node id; `null` when whole.
+    pub partition: Option<Vec<Vec<String>>>,
+}
+
+/// Named link conditions, each way (latency is one way, per direction).
+/// Round figures of typical networks, not measurements of any one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum LinkPreset {
+    /// 1 ms, no jitter, no loss, 1 Gbit/s: switched Ethernet in one room.
+    Lan,
+    /// 40 ms ± 10 ms, no loss, 100 Mbit/s: across a continent (~80 ms
+    /// round trip, e.g. US coast to coast).
+    Wan,
+    /// 150 ms ± 30 ms, 1% loss, 20 Mbit/s: between continents (ITU-T G.114
+    /// takes 150 ms one way as the edge of good; Europe to Asia or
+    /// Australia is 250-300 ms round trip).
+    Global,
+    /// 20 ms ± 20 ms with 5% loss, 10 Mbit/s: a congested Wi-Fi or mobile link.
+    Lossy,
+}
+
+impl LinkPreset {
+    /// The conditions the preset stands for; `down` is not part of it.
+    pub fn update(self) -> LinkConditionsUpdate {
+        let (latency, jitter, loss, kbps) = match self {
+            LinkPreset::Lan => (1, 0, 0.0, 1_000_000),
+            LinkPreset::Wan => (40, 10, 0.0, 100_000),
+            LinkPreset::Global => (150, 30, 0.01, 20_000),
+            LinkPreset::Lossy => (20, 20, 0.05, 10_000),
+        };
+        LinkConditionsUpdate {
+            peer: None,
+            latency_ms: Some(latency),
+            jitter_ms: Some(jitter),
+            loss: Some(loss),
+            bandwidth_kbps: Some(kbps),
+            down: None,
+        }
+    }
+}
+
+/// The manager's `POST /network/links`: set both directions of every link
+/// between `a` and `b`. Either a preset or explicit fields, not both; the
+/// fields given change, the others stay.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NetworkLinksRequest {
+    /// A node (id, port or host:port) or `*` for every node.
+    pub a: String,
+    /// A node (id, port or host:port) or `*` for every node.
+    pub b: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<LinkPreset>,
+    /// One-way delay in ms (signed here so a negative value is named, not
+    /// just refused as "not a u64").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 600000))]
+    pub latency_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 600000))]
+    pub jitter_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 1.0))]
+    pub loss: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
+    pub bandwidth_kbps: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub down: Option<bool>,
+}
+
+/// The answer to the manager's `POST /network/links`: the links it changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NetworkLinksBody {
+    pub links: Vec<NetworkLink>,
+}
+
+/// The manager's `POST /network/partition`: nodes (id, port or
+/// host:port) per group; the nodes not named form one more group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PartitionRequest {
+    pub groups: Vec<Vec<String>>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

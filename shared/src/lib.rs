@@ -28,6 +28,8 @@
 //!   commands.
 //! - [`template`]: the next block a miner works on, and helpers that grow
 //!   valid chains for tests and tools.
+//! - [`topology`]: network shapes (full, ring, line, star, random:K,
+//!   small-world:K) and their links, the same for the same seed everywhere.
 
 pub mod address;
 pub mod api;
@@ -46,6 +48,7 @@ pub mod pow;
 pub mod stats;
 pub mod target;
 pub mod template;
+pub mod topology;
 pub mod validation;
 
 pub use block::{Block, DecodeError};

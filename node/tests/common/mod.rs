@@ -40,6 +40,11 @@ pub async fn converge(what: &str, nodes: &[TestNode], height: u64) {
 /// A line of `n` nodes where each dials only the next, by `--peer`
 /// (started from the far end, so each one's peer is already listening).
 pub fn line(n: usize, extra: &[&str]) -> Vec<TestNode> {
+    line_of(n, extra, TestNode::start_with)
+}
+
+/// [`line`], started by `start` (e.g. [`TestNode::start_in_ram`]).
+pub fn line_of(n: usize, extra: &[&str], start: fn(&[&str]) -> TestNode) -> Vec<TestNode> {
     let mut nodes: Vec<TestNode> = Vec::with_capacity(n);
     for _ in 0..n {
         let mut args: Vec<&str> = extra.to_vec();
@@ -47,7 +52,7 @@ pub fn line(n: usize, extra: &[&str]) -> Vec<TestNode> {
         if let Some(next) = &next {
             args.extend(["--peer", next.as_str()]);
         }
-        nodes.push(TestNode::start_with(&args));
+        nodes.push(start(&args));
     }
     nodes.reverse();
     nodes

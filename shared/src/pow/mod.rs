@@ -230,9 +230,16 @@ fn hash_of_words(words: [u32; 8]) -> BlockHash {
     BlockHash::from_bytes(bytes)
 }
 
-/// Splits `nonces` into `threads` disjoint ranges and searches them in
-/// parallel; the first thread to find a proof stops the others. Not on
-/// wasm32, where there are no threads.
+/// Nonces a thread of [`search_parallel`] takes at a time: about 2 ms of
+/// work for one SHA-NI core, so a thread the OS sets aside for a moment
+/// leaves the rest of the range to the others instead of holding up the
+/// whole call, and taking the next chunk costs one atomic operation.
+#[cfg(not(target_arch = "wasm32"))]
+pub const PARALLEL_CHUNK: u64 = 1 << 16;
+
+/// Searches `nonces` on `threads` threads, which take it
+/// [`PARALLEL_CHUNK`] nonces at a time; the first thread to find a proof
+/// stops the others. Not on wasm32, where there are no threads.
 #[cfg(not(target_arch = "wasm32"))]
 pub fn search_parallel(
     search: &PowSearch,
@@ -241,31 +248,43 @@ pub fn search_parallel(
     should_stop: &(dyn Fn() -> bool + Sync),
 ) -> SearchOutcome {
     use std::sync::Mutex;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-    let threads = threads.max(1) as u64;
-    let span = (nonces.end - nonces.start) / threads;
+    let end = nonces.end;
+    let next = AtomicU64::new(nonces.start);
+    // The next chunk, or none once the range is used up (saturating, so a
+    // range ending at u64::MAX never wraps round to its start).
+    let take_chunk = || {
+        next.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |start| {
+            (start < end).then(|| start.saturating_add(PARALLEL_CHUNK).min(end))
+        })
+        .ok()
+        .map(|start| start..start.saturating_add(PARALLEL_CHUNK).min(end))
+    };
     let found = AtomicBool::new(false);
     let winner: Mutex<Option<(Header, BlockHash)>> = Mutex::new(None);
     let stop = || found.load(Ordering::Relaxed) || should_stop();
     let attempts: u64 = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|i| {
-                let start = nonces.start + i * span;
-                let end = if i + 1 == threads {
-                    nonces.end
-                } else {
-                    start + span
-                };
-                let (stop, found, winner) = (&stop, &found, &winner);
+        let workers: Vec<_> = (0..threads.max(1))
+            .map(|_| {
+                let (stop, found, winner, take_chunk) = (&stop, &found, &winner, &take_chunk);
                 scope.spawn(move || {
-                    let outcome = search.search(start..end, stop);
-                    if let SearchOutcome::Found { header, hash, .. } = outcome {
-                        found.store(true, Ordering::Relaxed);
-                        let mut slot = winner.lock().unwrap_or_else(|p| p.into_inner());
-                        slot.get_or_insert((header, hash));
+                    let mut attempts = 0;
+                    while let Some(chunk) = take_chunk() {
+                        let outcome = search.search(chunk, stop);
+                        attempts += outcome.attempts();
+                        match outcome {
+                            SearchOutcome::Found { header, hash, .. } => {
+                                found.store(true, Ordering::Relaxed);
+                                let mut slot = winner.lock().unwrap_or_else(|p| p.into_inner());
+                                slot.get_or_insert((header, hash));
+                                break;
+                            }
+                            SearchOutcome::Stopped { .. } => break,
+                            SearchOutcome::Exhausted { .. } => {}
+                        }
                     }
-                    outcome.attempts()
+                    attempts
                 })
             })
             .collect();
@@ -370,6 +389,31 @@ mod tests {
             .unwrap();
         let outcome = PowSearch::new(&header, impossible).search(0..u64::MAX, || true);
         assert_eq!(outcome, SearchOutcome::Stopped { attempts: 0 });
+    }
+
+    #[test]
+    #[cfg(not(target_arch = "wasm32"))]
+    fn parallel_search_tries_every_nonce_once_up_to_the_end_of_the_range() {
+        let header = template();
+        let impossible = CompactTarget::from_consensus(0x0300_0001)
+            .to_target()
+            .unwrap();
+        let search = PowSearch::new(&header, impossible);
+        // Not a whole number of chunks, and a range that ends at the top.
+        let ragged = 5 * PARALLEL_CHUNK + 123;
+        for (nonces, threads) in [
+            (0..ragged, 1),
+            (0..ragged, 3),
+            (u64::MAX - ragged..u64::MAX, 2),
+            (7..7, 2),
+        ] {
+            let expected = nonces.end - nonces.start;
+            assert_eq!(
+                search_parallel(&search, nonces.clone(), threads, &|| false),
+                SearchOutcome::Exhausted { attempts: expected },
+                "{nonces:?} on {threads} threads"
+            );
+        }
     }
 
     #[test]
