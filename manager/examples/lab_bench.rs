@@ -94,6 +94,15 @@ impl Client {
     }
 }
 
+/// The machine's 1-minute load average: other work on the machine slows
+/// relaying, so each line says how busy it was.
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
@@ -176,6 +185,7 @@ async fn run_setting(setting: &Setting, latency_ms: u64, data: &std::path::Path)
         .post(&format!("{}/stats/reset", client.base), &json!({}))
         .await;
     let started = Instant::now();
+    let load_at_start = load_average();
     let _: Value = client.get("/start/mining?mode=continuous").await;
     eprintln!(
         "latency {latency_ms} ms: {} nodes mining, {} blocks to go",
@@ -198,12 +208,22 @@ async fn run_setting(setting: &Setting, latency_ms: u64, data: &std::path::Path)
     .await;
     let _: Value = client.get("/stop/mining").await;
     let seconds = started.elapsed().as_secs_f64();
-    // Let the last blocks settle so each is either best-chain or stale.
-    let stats: NetworkStats = wait("one tip", Duration::from_secs(120), || async {
-        let stats: NetworkStats = client.get("/stats").await;
-        (stats.majority_nodes == usize::from(setting.nodes) && stats.pending_blocks == 0)
-            .then_some(stats)
-    })
+    let load_at_end = load_average();
+    // Let the last blocks reach every node, so each is either best-chain or
+    // stale. A tie at the end (two branches of one height, no miner left to
+    // break it) may stay open: the smaller side's blocks count as stale,
+    // as one of them will be whichever wins.
+    let stats: NetworkStats = wait(
+        "every block delivered",
+        Duration::from_secs(120),
+        || async {
+            let body: NodesBody = client.get("/nodes").await;
+            let heights: std::collections::BTreeSet<_> =
+                body.nodes.iter().map(|node| node.height).collect();
+            let stats: NetworkStats = client.get("/stats").await;
+            (heights.len() == 1 && stats.pending_blocks == 0).then_some(stats)
+        },
+    )
     .await;
     let _: Value = client.get("/shutdown/all").await;
     let _ = tokio::time::timeout(Duration::from_secs(30), manager).await;
@@ -225,6 +245,8 @@ async fn run_setting(setting: &Setting, latency_ms: u64, data: &std::path::Path)
         "propagation_to_90_ms": {"p50": stats.propagation.to_90.p50_ms, "p99": stats.propagation.to_90.p99_ms, "blocks": stats.propagation.to_90.blocks},
         "propagation_to_100_ms": {"p50": stats.propagation.to_100.p50_ms, "p99": stats.propagation.to_100.p99_ms, "blocks": stats.propagation.to_100.blocks},
         "events_missed": stats.events_missed,
+        "forks_open_at_end": stats.forks.len(),
+        "load_average_1m": [load_at_start, load_at_end],
     })
 }
 
