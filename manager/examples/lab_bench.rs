@@ -256,7 +256,8 @@ async fn main() {
         manager::init_logging();
     }
     let setting = parse_args();
-    let data = tempfile::tempdir().expect("a temp dir");
+    // Stores in memory, so a busy disk's fsync does not time the network.
+    let data = node::testing::ram_temp_dir();
     for latency_ms in setting.latencies.clone() {
         let line = run_setting(&setting, latency_ms, data.path()).await;
         println!("{line}");

@@ -23,7 +23,9 @@ async fn stats(manager: &ManagerProcess) -> NetworkStats {
 async fn lab(nodes: u16, interval_ms: u64, total: u64) -> ManagerProcess {
     let interval = interval_ms.to_string();
     let total = total.to_string();
-    let manager = ManagerProcess::start_with(
+    // Stores in memory: these tests count what the network does, and a
+    // busy disk's slow fsync delays every relay (see ram_temp_dir).
+    let manager = ManagerProcess::start_in_ram_with(
         nodes,
         &[
             "--chain",
