@@ -88,15 +88,15 @@ pub fn routes(manager: &Manager) -> OpenApiRouter<Manager> {
         .routes(routes!(node_reconnect))
         .routes(routes!(node_shutdown))
         .routes(routes!(node_restart))
+        // The lab's measurements and hash power.
+        .routes(routes!(stats_api::stats_reset))
+        .routes(routes!(stats_api::network_hashrate_post))
+        .routes(routes!(stats_api::node_hashrate_post))
         // The network lab.
         .routes(routes!(lab_api::network_topology_post))
         .routes(routes!(lab_api::network_links_post))
         .routes(routes!(lab_api::network_partition_post))
         .routes(routes!(lab_api::network_heal_post))
-        // The lab's measurements and hash power.
-        .routes(routes!(stats_api::stats_reset))
-        .routes(routes!(stats_api::network_hashrate_post))
-        .routes(routes!(stats_api::node_hashrate_post))
         .route_layer(middleware::from_fn_with_state(
             manager.clone(),
             auth::require_bearer,

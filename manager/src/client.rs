@@ -148,6 +148,23 @@ impl NodeClient {
             .await
     }
 
+    /// Cap the node's miner at `attempts_per_sec` over all its threads; 0 is none.
+    pub async fn set_hashrate(
+        &self,
+        address: &str,
+        attempts_per_sec: u64,
+    ) -> Result<HashrateBody, NodeError> {
+        let body = HashrateRequest { attempts_per_sec };
+        self.call(
+            Method::POST,
+            address,
+            "/mining/hashrate",
+            SHORT,
+            Some(&body),
+        )
+        .await
+    }
+
     /// Every link of the node, with counters and conditions.
     pub async fn peers(&self, address: &str) -> Result<PeersBody, NodeError> {
         self.call(Method::GET, address, "/peers", SHORT, None::<&()>)
@@ -163,23 +180,6 @@ impl NodeClient {
             Method::POST,
             address,
             "/peers/disconnect",
-            SHORT,
-            Some(&body),
-        )
-        .await
-    }
-
-    /// Cap the node's miner at `attempts_per_sec` over all its threads; 0 is none.
-    pub async fn set_hashrate(
-        &self,
-        address: &str,
-        attempts_per_sec: u64,
-    ) -> Result<HashrateBody, NodeError> {
-        let body = HashrateRequest { attempts_per_sec };
-        self.call(
-            Method::POST,
-            address,
-            "/mining/hashrate",
             SHORT,
             Some(&body),
         )

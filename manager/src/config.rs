@@ -34,11 +34,6 @@ pub struct Config {
     /// The bearer token commands and `/events` require; when `None` and the
     /// host is beyond loopback, one is generated and printed.
     pub token: Option<String>,
-    /// The network's shape; `None` is full up to 8 nodes, random:8 beyond
-    /// ([`Topology::default_for`] of `nodes`).
-    pub topology: Option<Topology>,
-    /// Seed of the random shapes.
-    pub topology_seed: u64,
     /// What this machine can hash, measured by [`crate::run`] before any
     /// node starts; `None` skips the capacity check.
     pub capacity: Option<crate::hashpower::Capacity>,
@@ -49,6 +44,11 @@ pub struct Config {
     pub total_hashrate: Option<u64>,
     /// Filled in by [`crate::run`] from the above and the capacity.
     pub start_plan: crate::hashpower::StartPlan,
+    /// The network's shape; `None` is full up to 8 nodes, random:8 beyond
+    /// ([`Topology::default_for`] of `nodes`).
+    pub topology: Option<Topology>,
+    /// Seed of the random shapes.
+    pub topology_seed: u64,
 }
 
 /// Why `--host` names no address the manager can hand its nodes.

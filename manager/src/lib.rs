@@ -15,11 +15,6 @@
 //! - [`lifecycle`]: spawn, attach, stop, restart, shut down all.
 //! - [`poll`]: every node's `/status` once a second, and the snapshot.
 //! - [`mining`]: the background jobs behind `/start/mining` and `/stop/mining`.
-//! - [`topology`]: the network's shape (`--topology`, `POST /network/topology`),
-//!   wiring the nodes to it, and `GET /network` from both ends of every link.
-//! - [`links`]: link conditions and presets on links between nodes.
-//! - [`partition`]: partitions into groups, and healing them.
-//! - [`lab_api`]: the `/network/...` routes of those three.
 //! - [`stats`]: network metrics folded from every node's events (stale
 //!   blocks, reorgs, propagation, shares, forks) for `/stats` and the
 //!   `stats` event.
@@ -29,6 +24,11 @@
 //!   how a network total is split.
 //! - [`stats_api`]: the handlers of `/stats`, `/stats/reset`, `/metrics` and
 //!   the hash rate commands (listed in [`api`] with every other route).
+//! - [`topology`]: the network's shape (`--topology`, `POST /network/topology`),
+//!   wiring the nodes to it, and `GET /network` from both ends of every link.
+//! - [`links`]: link conditions and presets on links between nodes.
+//! - [`partition`]: partitions into groups, and healing them.
+//! - [`lab_api`]: the `/network/...` routes of those three.
 //! - [`events`]: `/events` for WebSocket subscribers (snapshot, then the hub).
 //! - [`api`]: every route declared once (utoipa-axum), its handlers, and
 //!   `/openapi.json` built from the same list.

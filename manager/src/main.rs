@@ -39,18 +39,18 @@ struct Cli {
     /// Mining threads per node
     #[arg(long, default_value_t = 1)]
     threads: u16,
-    /// Shape of the network: full, ring, line, star, random:K or small-world:K [default: full up to 8 nodes, random:8 beyond]
-    #[arg(long)]
-    topology: Option<Topology>,
-    /// Seed of the random and small-world shapes
-    #[arg(long, default_value_t = 0)]
-    topology_seed: u64,
     /// Lab chain: the mean block interval, in ms, its fixed difficulty is set for
     #[arg(long, value_name = "MS", required_if_eq("chain", "lab"))]
     block_interval_ms: Option<u64>,
     /// The network's total hash rate cap in attempts/s, split equally over the nodes; on the lab chain it also sets the difficulty [default on lab: half the capacity measured at start-up; elsewhere: no cap]
     #[arg(long, value_name = "ATTEMPTS_PER_SEC")]
     total_hashrate: Option<u64>,
+    /// Shape of the network: full, ring, line, star, random:K or small-world:K [default: full up to 8 nodes, random:8 beyond]
+    #[arg(long)]
+    topology: Option<Topology>,
+    /// Seed of the random and small-world shapes
+    #[arg(long, default_value_t = 0)]
+    topology_seed: u64,
 }
 
 #[tokio::main]
@@ -70,12 +70,12 @@ async fn main() -> anyhow::Result<()> {
         explorer_dir: cli.explorer_dir,
         threads: cli.threads,
         token: cli.token,
-        topology: cli.topology,
-        topology_seed: cli.topology_seed,
         capacity: None,
         block_interval_ms: cli.block_interval_ms,
         total_hashrate: cli.total_hashrate,
         start_plan: Default::default(),
+        topology: cli.topology,
+        topology_seed: cli.topology_seed,
     };
     manager::run(config).await?;
     Ok(())

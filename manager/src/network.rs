@@ -61,11 +61,11 @@ pub(crate) struct Inner {
     pub(crate) next_slot: AtomicUsize,
     /// Spawned nodes so far, to count ports up from `--node-port`.
     pub(crate) spawned: AtomicU16,
-    /// The topology, the partition ([`crate::topology`]).
-    pub(crate) lab: Lab,
     /// The network metrics, fed by [`Manager::keep_stats`].
     pub(crate) stats: SharedBook,
     pub(crate) hash_power: HashPower,
+    /// The topology, the partition ([`crate::topology`]).
+    pub(crate) lab: Lab,
 }
 
 impl Manager {
@@ -102,14 +102,14 @@ impl Manager {
                 token,
                 next_slot: AtomicUsize::new(0),
                 spawned: AtomicU16::new(0),
+                stats: SharedBook::new(node::clock::now_ms()),
+                hash_power: HashPower::new(config.capacity, config.start_plan.lab),
                 lab: Lab::new(
                     config
                         .topology
                         .unwrap_or_else(|| Topology::default_for(config.nodes.into())),
                     config.topology_seed,
                 ),
-                stats: SharedBook::new(node::clock::now_ms()),
-                hash_power: HashPower::new(config.capacity, config.start_plan.lab),
             }),
         })
     }

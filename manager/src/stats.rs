@@ -455,16 +455,33 @@ pub fn percentiles(sample: &mut [u64]) -> Percentiles {
 }
 
 impl Manager {
-    /// The figures of `GET /stats` now.
-    pub fn stats(&self) -> NetworkStats {
+    /// The figures of `GET /stats` now. The walk over the kept blocks runs
+    /// on a blocking thread (tens of ms for a big network), off the workers
+    /// that serve requests.
+    pub async fn stats(&self) -> NetworkStats {
+        let manager = self.clone();
+        tokio::task::spawn_blocking(move || manager.stats_now())
+            .await
+            .unwrap_or_else(|_| self.stats_now())
+    }
+
+    fn stats_now(&self) -> NetworkStats {
         let nodes = self.node_summaries();
         let hash_power = self.hash_power();
         let now = node::clock::now_ms();
         self.inner.stats.lock().report(&nodes, hash_power, now)
     }
 
-    /// `GET /metrics`: the node table and these figures as OpenMetrics text.
-    pub fn metrics_text(&self) -> String {
+    /// `GET /metrics`: the node table and these figures as OpenMetrics
+    /// text, on a blocking thread like [`Manager::stats`].
+    pub async fn metrics_text(&self) -> String {
+        let manager = self.clone();
+        tokio::task::spawn_blocking(move || manager.metrics_now())
+            .await
+            .unwrap_or_default()
+    }
+
+    fn metrics_now(&self) -> String {
         let nodes = self.node_summaries();
         let peers = self.registry().peer_counts();
         let hash_power = self.hash_power();
@@ -478,9 +495,9 @@ impl Manager {
     }
 
     /// `POST /stats/reset`.
-    pub fn reset_stats(&self) -> NetworkStats {
+    pub async fn reset_stats(&self) -> NetworkStats {
         self.inner.stats.lock().reset(node::clock::now_ms());
-        self.stats()
+        self.stats().await
     }
 
     /// File every event of the hub, and put the figures on it every
@@ -495,7 +512,7 @@ impl Manager {
             tokio::select! {
                 _ = self.inner.shutdown.cancelled() => return,
                 _ = ticks.tick() => {
-                    let stats = self.stats();
+                    let stats = self.stats().await;
                     self.emit(None, EventKind::Stats { stats: Box::new(stats) });
                 }
                 received = events.recv() => match received {

@@ -21,7 +21,7 @@ use crate::network::Manager;
 /// Blocks found, stale blocks and rate, reorgs, propagation percentiles,
 /// each miner's share, the forks open now and the hash power settings.
 pub async fn stats_get(State(manager): State<Manager>) -> Json<NetworkStats> {
-    Json(manager.stats())
+    Json(manager.stats().await)
 }
 
 #[utoipa::path(
@@ -30,7 +30,7 @@ pub async fn stats_get(State(manager): State<Manager>) -> Json<NetworkStats> {
 )]
 /// Count blocks, reorgs and propagation from now on.
 pub async fn stats_reset(State(manager): State<Manager>) -> Json<NetworkStats> {
-    Json(manager.reset_stats())
+    Json(manager.reset_stats().await)
 }
 
 #[utoipa::path(
@@ -39,7 +39,7 @@ pub async fn stats_reset(State(manager): State<Manager>) -> Json<NetworkStats> {
 )]
 /// The node table and the network metrics for Prometheus.
 pub async fn metrics_get(State(manager): State<Manager>) -> Response {
-    let text = manager.metrics_text();
+    let text = manager.metrics_text().await;
     ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response()
 }
 

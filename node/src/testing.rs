@@ -116,6 +116,19 @@ pub fn node_program() -> &'static Path {
     })
 }
 
+/// A fresh temporary directory in memory (`/dev/shm`) where the system
+/// has one, else in the usual place: for stores of runs that time the
+/// network, since on a disk other processes write to one durable commit
+/// (an fsync) now and then takes a second or more, and a node relays a
+/// block only once it is durable.
+pub fn ram_temp_dir() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    shm.is_dir()
+        .then(|| tempfile::tempdir_in(shm).ok())
+        .flatten()
+        .unwrap_or_else(|| tempfile::tempdir().expect("temp dir"))
+}
+
 /// A node process on a free port; killed when dropped.
 pub struct TestNode {
     pub child: Child,
@@ -139,18 +152,10 @@ impl TestNode {
         node
     }
 
-    /// A node whose store is in memory (`/dev/shm`, where the system has
-    /// it) with extra arguments: for tests that time the network. On a
-    /// disk other processes write to, one durable commit (an fsync) now and
-    /// then takes a second or more, and a block is relayed only once it is
-    /// durable.
+    /// A node whose store is in [`ram_temp_dir`], with extra arguments:
+    /// for tests that time the network.
     pub fn start_in_ram(extra: &[&str]) -> Self {
-        let shm = Path::new("/dev/shm");
-        let temp = shm
-            .is_dir()
-            .then(|| tempfile::tempdir_in(shm).ok())
-            .flatten()
-            .unwrap_or_else(|| tempfile::tempdir().expect("temp dir"));
+        let temp = ram_temp_dir();
         let mut node = Self::start_in(temp.path(), extra);
         node._temp = Some(temp);
         node

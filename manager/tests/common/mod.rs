@@ -49,7 +49,16 @@ impl ManagerProcess {
     }
 
     pub async fn start_with(nodes: u16, extra: &[&str]) -> ManagerProcess {
-        let data = tempfile::tempdir().expect("temp dir");
+        Self::start_in(tempfile::tempdir().expect("temp dir"), nodes, extra).await
+    }
+
+    /// [`Self::start_with`], the node stores in memory
+    /// ([`node::testing::ram_temp_dir`]): for tests that time the network.
+    pub async fn start_in_ram_with(nodes: u16, extra: &[&str]) -> ManagerProcess {
+        Self::start_in(node::testing::ram_temp_dir(), nodes, extra).await
+    }
+
+    async fn start_in(data: TempDir, nodes: u16, extra: &[&str]) -> ManagerProcess {
         let stderr_path = data.path().join("manager.log");
         let stderr = std::fs::File::create(&stderr_path).expect("manager log file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_manager"));
