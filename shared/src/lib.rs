@@ -24,6 +24,8 @@
 //! - `openapi` (feature `openapi`): OpenAPI schemas for the hex-string types.
 //! - [`pow`]: the mining kernels (SHA-256 midstate, cancellable nonce
 //!   search): portable, and two-way SHA-NI chosen at run time on x86-64.
+//! - [`strategy`]: attack strategies (honest, selfish, private, timestamp,
+//!   forger), their live state, and the blocks the dishonest ones build.
 //! - [`template`]: the next block a miner works on, and helpers that grow
 //!   valid chains for tests and tools.
 //! - [`topology`]: network shapes (full, ring, line, star, random:K,
@@ -43,6 +45,7 @@ mod openapi;
 pub mod p2p;
 pub mod params;
 pub mod pow;
+pub mod strategy;
 pub mod target;
 pub mod template;
 pub mod topology;
