@@ -342,11 +342,11 @@ fn mined_by(chain: &[shared::Block], miner: &str) -> usize {
 
 #[tokio::test]
 async fn a_selfish_miner_with_40_percent_gets_more_than_40_percent_of_the_best_chain() {
-    // A block every 150 ms at 40 000 attempts a second: the attacker has
+    // A block every 120 ms at 40 000 attempts a second: the attacker has
     // 16 000, three honest nodes 8 000 each, all linked to each other.
-    const INTERVAL_MS: u64 = 150;
+    const INTERVAL_MS: u64 = 120;
     const RATE: u64 = 40_000;
-    const BLOCKS: u64 = 300;
+    const BLOCKS: u64 = 400;
     let base = lab(INTERVAL_MS, RATE);
     let mut honest: Vec<TestNode> = Vec::new();
     for _ in 0..3 {
@@ -548,4 +548,115 @@ fn holds(block: &shared::Block, data: &str) -> bool {
         .entries
         .iter()
         .any(|e| matches!(e, Entry::Data { data: d } if d == data))
+}
+
+async fn has_block(node: &TestNode, hash: &BlockHash) -> bool {
+    let url = node.url(&format!("/blocks/{hash}"));
+    let response = common::http_client().get(url).send().await.expect("GET");
+    response.status().is_success()
+}
+
+#[tokio::test]
+async fn a_selfish_miner_withholds_its_blocks_until_the_public_chain_moves() {
+    let base = lab(REFUSAL_LAB.0, REFUSAL_LAB.1);
+    let honest = start(&base);
+    let mut args = base.clone();
+    args.extend(
+        [
+            "--strategy",
+            "selfish",
+            "--hashrate",
+            &REFUSAL_LAB.1.to_string(),
+            "--peer",
+            &honest.address,
+        ]
+        .map(str::to_owned),
+    );
+    let attacker = start(&args);
+    linked_to(&honest, &[&attacker.address]).await;
+    // Alone, it only ever leads: every block is withheld.
+    assert_eq!(attacker.post("/mining/start").await.status(), 200);
+    wait_until(
+        "3 private blocks",
+        600,
+        Duration::from_millis(100),
+        || async { (attacker.status().await.height >= 3).then_some(()) },
+    )
+    .await;
+    assert_eq!(attacker.post("/mining/stop").await.status(), 200);
+    let private = best_chain(&attacker).await;
+    let lead = private.len() as u64 - 1;
+    assert_eq!(
+        strategy_of(&attacker).await.state,
+        StrategyState::Selfish {
+            withheld: lead,
+            lead: lead as i64,
+            published: 0,
+            races: 0
+        }
+    );
+    assert_eq!(honest.status().await.height, 0);
+    for block in &private[1..] {
+        assert!(
+            !has_block(&honest, &block.hash).await,
+            "a withheld block was served"
+        );
+    }
+    // One public block: with a lead above 2 the first private block goes.
+    let mut events = EventStream::of_node(&attacker).await;
+    assert_eq!(honest.mine().await, 1);
+    let published = events
+        .wait_for("blocks_published", |e| {
+            matches!(e.kind, EventKind::BlocksPublished { .. })
+        })
+        .await;
+    let EventKind::BlocksPublished { count, tip } = published.kind else {
+        unreachable!()
+    };
+    assert_eq!((count, tip), (1, private[1].hash));
+    wait_until(
+        "the honest node to fetch it",
+        100,
+        Duration::from_millis(100),
+        || async { has_block(&honest, &private[1].hash).await.then_some(()) },
+    )
+    .await;
+    for block in &private[2..] {
+        assert!(
+            !has_block(&honest, &block.hash).await,
+            "a withheld block was served"
+        );
+    }
+    let state = strategy_of(&attacker).await.state;
+    assert!(
+        matches!(state, StrategyState::Selfish { published: 1, lead, .. } if lead == private.len() as i64 - 2),
+        "{state:?}"
+    );
+    // Back to honest: the rest goes out and the honest node adopts it.
+    let response = attacker
+        .post_json("/strategy", &serde_json::json!({"strategy": "honest"}))
+        .await;
+    assert_eq!(response.status(), 200);
+    let tip = private.last().expect("a tip").hash;
+    wait_until(
+        "the honest node to adopt the branch",
+        100,
+        Duration::from_millis(100),
+        || async { (honest.status().await.best_hash == tip).then_some(()) },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn strategy_is_in_the_openapi_document_and_needs_the_token() {
+    let node = TestNode::start_with(&["--token", "s3cret"]);
+    let doc: serde_json::Value = node.get("/openapi.json").await;
+    assert!(doc["paths"]["/strategy"]["get"].is_object());
+    assert!(doc["paths"]["/strategy"]["post"]["requestBody"].is_object());
+    node::testing::assert_documents_schemas(&doc, &["Strategy", "StrategyBody", "StrategyState"]);
+    let response = node
+        .post_json("/strategy", &serde_json::json!({"strategy": "selfish"}))
+        .await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(strategy_of(&node).await.strategy, Strategy::Honest);
 }
