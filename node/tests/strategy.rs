@@ -660,3 +660,37 @@ async fn strategy_is_in_the_openapi_document_and_needs_the_token() {
     assert_eq!(response.status(), 401);
     assert_eq!(strategy_of(&node).await.strategy, Strategy::Honest);
 }
+
+#[test]
+fn bad_strategy_flags_stop_the_node_before_it_listens() {
+    let cases: [(&[&str], &str); 4] = [
+        (&["--strategy", "greedy"], "unknown variant"),
+        (
+            &["--strategy", "timestamp", "--timestamp-mode", "now"],
+            "unknown variant",
+        ),
+        (
+            &["--strategy", "forger", "--forge-rule", "everything"],
+            "unknown variant",
+        ),
+        (
+            &["--strategy", "private", "--confirmations", "0"],
+            "confirmations",
+        ),
+    ];
+    for (args, says) in cases {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let output = std::process::Command::new(node::testing::node_program())
+            .args(["-p", "0", "--chain", "regtest", "--data-dir"])
+            .arg(dir.path())
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run the node");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stdout.contains("listening"), "{args:?} started a node");
+        assert!(!output.status.success(), "{args:?}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}

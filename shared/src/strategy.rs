@@ -331,6 +331,17 @@ mod tests {
     }
 
     #[test]
+    fn a_status_body_without_a_strategy_reads_as_honest() {
+        let old = r#"{"id":"a","address":"127.0.0.1:1","chain":"regtest","height":0,
+            "best_hash":"0000000000000000000000000000000000000000000000000000000000000000",
+            "chain_work":"0000000000000000000000000000000000000000000000000000000000000001",
+            "mining":false,"hash_rate":0.0,"pending_entries":0,"isolated":false,
+            "block_bytes_received":0,"peers":[]}"#;
+        let status: crate::api::StatusBody = serde_json::from_str(old).unwrap();
+        assert_eq!(status.strategy, Strategy::Honest);
+    }
+
+    #[test]
     fn forged_bits_differ_from_the_expected_ones() {
         for bits in [0x207f_ffff, 0x1d00_ffff, 0x1f0f_ffff, 0x0300_8000] {
             let expected = CompactTarget::from_consensus(bits);

@@ -13,8 +13,9 @@ use shared::{BlockHash, Header};
 /// The attacker's private and public chain lengths and its withheld blocks.
 #[derive(Debug, Clone, Default)]
 pub struct Selfish {
-    /// Own blocks not published yet, oldest first.
-    withheld: VecDeque<Header>,
+    /// Own blocks not published yet, oldest first, with their hashes
+    /// (asked for on every `GetHeaders` and `GetBlocks`).
+    withheld: VecDeque<(BlockHash, Header)>,
     private_len: u64,
     public_len: u64,
     /// The paper's privateBranchLen.
@@ -42,13 +43,13 @@ impl Selfish {
     }
 
     pub fn is_withheld(&self, hash: &BlockHash) -> bool {
-        self.withheld.iter().any(|h| h.block_hash() == *hash)
+        self.withheld.iter().any(|(h, _)| h == hash)
     }
 
     /// Our pool found a block on the private head: returns what to publish.
     pub fn on_own_block(&mut self, header: Header) -> Vec<Header> {
         let delta_prev = self.lead();
-        self.withheld.push_back(header);
+        self.withheld.push_back((header.block_hash(), header));
         self.private_len = header.index;
         self.private_branch_len += 1;
         if delta_prev == 0 && self.private_branch_len == 2 {
@@ -96,19 +97,29 @@ impl Selfish {
     }
 
     fn publish_all(&mut self) -> Vec<Header> {
-        let all: Vec<Header> = self.withheld.drain(..).collect();
+        let all: Vec<Header> = self.withheld.drain(..).map(|(_, h)| h).collect();
         self.published(all)
     }
 
     fn publish_last(&mut self) -> Vec<Header> {
-        let last: Vec<Header> = self.withheld.pop_back().into_iter().collect();
+        let last: Vec<Header> = self
+            .withheld
+            .pop_back()
+            .map(|(_, h)| h)
+            .into_iter()
+            .collect();
         // Whatever was older than it is public by now (see `publish_first`).
-        let older: Vec<Header> = self.withheld.drain(..).collect();
+        let older: Vec<Header> = self.withheld.drain(..).map(|(_, h)| h).collect();
         self.published(older.into_iter().chain(last).collect())
     }
 
     fn publish_first(&mut self) -> Vec<Header> {
-        let first: Vec<Header> = self.withheld.pop_front().into_iter().collect();
+        let first: Vec<Header> = self
+            .withheld
+            .pop_front()
+            .map(|(_, h)| h)
+            .into_iter()
+            .collect();
         self.published(first)
     }
 
