@@ -36,6 +36,10 @@
 //! - [`statics`]: the built explorer served at `/`, compressed, with cache
 //!   headers by file name.
 //! - [`error`]: [`ApiError`], every failure as `{"error": ...}` with its status.
+//! - [`theory`]: what theory expects of the experiments (stale rate,
+//!   selfish mining revenue, the double spend's catch-up probability).
+//! - [`scenario`]: TOML scenario files, their runner on a network of their
+//!   own, and the report (`manager scenario FILE`).
 //!
 //! [`run`] ties them together: resolve the host, bind, announce, launch the
 //! nodes, serve until Ctrl-C, SIGTERM or `/shutdown/all`, and stop every
@@ -61,9 +65,11 @@ pub mod partition;
 pub mod poll;
 pub mod process;
 pub mod registry;
+pub mod scenario;
 pub mod statics;
 pub mod stats;
 pub mod stats_api;
+pub mod theory;
 pub mod topology;
 
 use std::io::Write;
