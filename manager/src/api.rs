@@ -35,6 +35,7 @@ use utoipa::{IntoParams, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::attack_api;
 use crate::auth;
 use crate::error::{ApiError, AppJson, AppPath, AppQuery, json_errors};
 use crate::events;
@@ -97,6 +98,9 @@ pub fn routes(manager: &Manager) -> OpenApiRouter<Manager> {
         .routes(routes!(stats_api::stats_reset))
         .routes(routes!(stats_api::network_hashrate_post))
         .routes(routes!(stats_api::node_hashrate_post))
+        // Attacks.
+        .routes(routes!(attack_api::attacks_post))
+        .routes(routes!(attack_api::attacks_stop_post))
         .route_layer(middleware::from_fn_with_state(
             manager.clone(),
             auth::require_bearer,
@@ -118,7 +122,9 @@ pub fn routes(manager: &Manager) -> OpenApiRouter<Manager> {
         // The lab's measurements and hash power.
         .routes(routes!(stats_api::stats_get))
         .routes(routes!(stats_api::metrics_get))
-        .routes(routes!(stats_api::network_hashrate_get));
+        .routes(routes!(stats_api::network_hashrate_get))
+        // Attacks.
+        .routes(routes!(attack_api::attacks_get));
     let mut all = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(guarded(commands, &[BEARER]))
         .merge(guarded(events, &[BEARER, ACCESS_TOKEN]))

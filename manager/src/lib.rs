@@ -36,6 +36,9 @@
 //! - [`statics`]: the built explorer served at `/`, compressed, with cache
 //!   headers by file name.
 //! - [`error`]: [`ApiError`], every failure as `{"error": ...}` with its status.
+//! - [`attacks`]: `/attacks`: a node's strategy and hash share, the
+//!   attack's figures from the hub, and putting both back.
+//! - [`attack_api`]: the handlers of `/attacks` (listed in [`api`]).
 //! - [`theory`]: what theory expects of the experiments (stale rate,
 //!   selfish mining revenue, the double spend's catch-up probability).
 //! - [`scenario`]: TOML scenario files, their runner on a network of their
@@ -48,6 +51,8 @@
 //! [`NodeSummary`]: shared::api::NodeSummary
 
 pub mod api;
+pub mod attack_api;
+pub mod attacks;
 pub mod auth;
 pub mod client;
 pub mod config;

@@ -66,6 +66,8 @@ pub(crate) struct Inner {
     /// The network metrics, fed by [`Manager::keep_stats`].
     pub(crate) stats: SharedBook,
     pub(crate) hash_power: HashPower,
+    /// The attack `/attacks` runs ([`crate::attacks`]).
+    pub(crate) attacks: crate::attacks::Attacks,
 }
 
 impl Manager {
@@ -110,6 +112,7 @@ impl Manager {
                 ),
                 stats: SharedBook::new(node::clock::now_ms()),
                 hash_power: HashPower::new(config.capacity, config.start_plan.lab),
+                attacks: Default::default(),
             }),
         })
     }
