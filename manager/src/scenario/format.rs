@@ -7,6 +7,7 @@
 use std::ops::Range;
 
 use serde::Deserialize;
+use shared::attack::AttackKind;
 use shared::topology::Topology;
 use toml::Spanned;
 
@@ -90,16 +91,6 @@ pub enum Step {
         #[serde(default)]
         expect: Expect,
     },
-}
-
-/// The attacks a scenario can start (the node's strategies).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AttackKind {
-    Selfish,
-    Private,
-    Timestamp,
-    Forger,
 }
 
 /// Which theory a measurement is held against.

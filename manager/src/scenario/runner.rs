@@ -13,11 +13,13 @@ use std::time::{Duration, Instant};
 use shared::api::{LinkConditionsUpdate, NodeState, PartitionRequest};
 use shared::events::EventKind;
 use shared::stats::{Distribution, NetworkHashrateRequest, NetworkStats};
-use shared::{BlockHash, Entry, Preset};
+use shared::{BlockHash, Preset};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
-use super::format::{AttackKind, Expect, Scenario, Step};
+use shared::attack::{AttackKind, AttackRequest};
+
+use super::format::{Expect, Scenario, Step};
 use super::report::{Check, Measurement, MinerFigures, Report};
 use crate::config::Config;
 use crate::hashpower::{self, StartPlanError};
@@ -32,10 +34,6 @@ const SETTLE_TIMEOUT: Duration = Duration::from_secs(120);
 const LOOK_EVERY: Duration = Duration::from_millis(250);
 /// How often a progress line is written while mining.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
-/// The texts a `private` attack pays with: the entry the merchant sees
-/// confirmed, and the one the attacker's private branch carries instead.
-pub const PAID_ENTRY: &str = "pay Alice";
-pub const DOUBLE_SPEND: &str = "pay Mallory";
 
 /// Where the nodes run from and where progress goes.
 #[derive(Clone)]
@@ -85,9 +83,6 @@ struct Attack {
     index: usize,
     share: f64,
     confirmations: u64,
-    /// Each node's cap (by address) before the attack.
-    caps_before: BTreeMap<String, u64>,
-    total_before: u64,
 }
 
 /// What a partition left, read at the heal: each group's height gain over
@@ -488,6 +483,7 @@ impl Runner<'_> {
         }
     }
 
+    /// The same as `POST /attacks` ([`Manager::start_attack`]).
     async fn start_attack(
         &mut self,
         kind: AttackKind,
@@ -497,55 +493,36 @@ impl Runner<'_> {
         mode: &Option<String>,
         rule: &Option<String>,
     ) -> Result<(), String> {
-        let power = self.manager.hash_power();
-        let caps_before: BTreeMap<String, u64> = power
-            .nodes
-            .iter()
-            .map(|node| (node.address.clone(), node.attempts_per_sec))
-            .collect();
-        let strategy = strategy_json(kind, confirmations, mode, rule);
-        let address = self.nodes[index].1.clone();
+        let request = AttackRequest {
+            kind,
+            node: self.nodes[index].1.clone(),
+            hashrate_share: share,
+            confirmations,
+            entry: None,
+            double_spend: None,
+            mode: mode.clone(),
+            rule: rule.clone(),
+        };
         self.manager
-            .client()
-            .set_strategy(&address, &strategy)
+            .start_attack(&request)
             .await
             .map_err(|err| err.to_string())?;
-        let honest = (1.0 - share) / (self.nodes.len() - 1) as f64;
-        let shares: Vec<f64> = (0..self.nodes.len())
-            .map(|i| if i == index { share } else { honest })
-            .collect();
-        self.set_shares(power.total_attempts_per_sec, &shares)
-            .await?;
         self.attack = Some(Attack {
             kind,
             index,
             share,
             confirmations: confirmations.unwrap_or(0),
-            caps_before,
-            total_before: power.total_attempts_per_sec,
         });
         Ok(())
     }
 
+    /// The same as `POST /attacks/stop`.
     async fn stop_attack(&mut self) -> Result<(), String> {
-        let Some(attack) = self.attack.clone() else {
-            return Err("no attack is running".to_owned());
-        };
-        let address = self.nodes[attack.index].1.clone();
         self.manager
-            .client()
-            .set_strategy(&address, &serde_json::json!({"strategy": "honest"}))
+            .stop_attack()
             .await
             .map_err(|err| err.to_string())?;
-        let total = attack.total_before.max(1);
-        let shares: Vec<f64> = self
-            .nodes
-            .iter()
-            .map(|(_, address)| {
-                attack.caps_before.get(address).copied().unwrap_or(0) as f64 / total as f64
-            })
-            .collect();
-        self.set_shares(total, &shares).await?;
+        self.attack = None;
         Ok(())
     }
 
@@ -708,61 +685,30 @@ impl Runner<'_> {
             .as_ref()
             .filter(|attack| attack.kind == AttackKind::Private)
             .ok_or("expect = \"double_spend\" needs a private attack running")?;
-        let honest = (attack.index + 1) % self.nodes.len();
-        let chain = self
+        let figures = self
             .manager
-            .client()
-            .chain(&self.nodes[honest].1, None, None)
+            .attack_figures()
             .await
-            .map_err(|err| err.to_string())?;
-        let carries = |text: &str| {
-            chain.chain.iter().any(|block| {
-                block
-                    .entries
-                    .iter()
-                    .any(|entry| matches!(entry, Entry::Data { data } if data == text))
-            })
-        };
-        let paid = carries(PAID_ENTRY);
-        let spent = carries(DOUBLE_SPEND);
+            .attack
+            .ok_or("the attack has no figures")?;
+        let paid = figures.entry_on_best_chain.unwrap_or(false);
+        let spent = figures.double_spend_on_best_chain.unwrap_or(false);
         let success = spent && !paid;
+        let yes = |on: bool| if on { "yes" } else { "no" };
         Ok(vec![Check {
             figure: "double_spend_won".to_owned(),
             measured: if success { 1.0 } else { 0.0 },
             expected: theory::catch_up_probability(attack.share, attack.confirmations as u32),
             note: format!(
-                "q={}, z={}; on node {honest}'s best chain: {PAID_ENTRY:?} {}, {DOUBLE_SPEND:?} {}",
+                "q={}, z={}; on the best chain: {:?} {}, {:?} {}",
                 attack.share,
                 attack.confirmations,
-                if paid { "yes" } else { "no" },
-                if spent { "yes" } else { "no" }
+                crate::attacks::DEFAULT_ENTRY,
+                yes(paid),
+                crate::attacks::DEFAULT_DOUBLE_SPEND,
+                yes(spent)
             ),
         }])
-    }
-}
-
-/// The node's strategy for an attack, as the node's `POST /strategy` takes it.
-fn strategy_json(
-    kind: AttackKind,
-    confirmations: Option<u64>,
-    mode: &Option<String>,
-    rule: &Option<String>,
-) -> serde_json::Value {
-    use serde_json::json;
-    match kind {
-        AttackKind::Selfish => json!({"strategy": "selfish"}),
-        AttackKind::Private => json!({
-            "strategy": "private",
-            "confirmations": confirmations.unwrap_or(2),
-            "entry": PAID_ENTRY,
-            "double_spend": DOUBLE_SPEND,
-        }),
-        AttackKind::Timestamp => {
-            json!({"strategy": "timestamp", "mode": mode.as_deref().unwrap_or("future")})
-        }
-        AttackKind::Forger => {
-            json!({"strategy": "forger", "rule": rule.as_deref().unwrap_or("bad_proof_of_work")})
-        }
     }
 }
 
