@@ -42,6 +42,7 @@ use crate::events;
 use crate::lab_api;
 use crate::mining::{MiningPlan, MiningQuery};
 use crate::network::Manager;
+use crate::scenario_api;
 use crate::statics;
 use crate::stats_api;
 
@@ -101,6 +102,7 @@ pub fn routes(manager: &Manager) -> OpenApiRouter<Manager> {
         // Attacks.
         .routes(routes!(attack_api::attacks_post))
         .routes(routes!(attack_api::attacks_stop_post))
+        .routes(routes!(scenario_api::scenarios_run_post))
         .route_layer(middleware::from_fn_with_state(
             manager.clone(),
             auth::require_bearer,
@@ -124,7 +126,8 @@ pub fn routes(manager: &Manager) -> OpenApiRouter<Manager> {
         .routes(routes!(stats_api::metrics_get))
         .routes(routes!(stats_api::network_hashrate_get))
         // Attacks.
-        .routes(routes!(attack_api::attacks_get));
+        .routes(routes!(attack_api::attacks_get))
+        .routes(routes!(scenario_api::scenarios_status_get));
     let mut all = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(guarded(commands, &[BEARER]))
         .merge(guarded(events, &[BEARER, ACCESS_TOKEN]))

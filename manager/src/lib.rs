@@ -39,6 +39,8 @@
 //! - [`attacks`]: `/attacks`: a node's strategy and hash share, the
 //!   attack's figures from the hub, and putting both back.
 //! - [`attack_api`]: the handlers of `/attacks` (listed in [`api`]).
+//! - [`scenario_api`]: the handlers of `/scenarios/run` and
+//!   `/scenarios/status` (listed in [`api`]).
 //! - [`theory`]: what theory expects of the experiments (stale rate,
 //!   selfish mining revenue, the double spend's catch-up probability).
 //! - [`scenario`]: TOML scenario files, their runner on a network of their
@@ -71,6 +73,7 @@ pub mod poll;
 pub mod process;
 pub mod registry;
 pub mod scenario;
+pub mod scenario_api;
 pub mod statics;
 pub mod stats;
 pub mod stats_api;

@@ -68,6 +68,8 @@ pub(crate) struct Inner {
     pub(crate) hash_power: HashPower,
     /// The attack `/attacks` runs ([`crate::attacks`]).
     pub(crate) attacks: crate::attacks::Attacks,
+    /// The scenario job of `/scenarios/run` ([`crate::scenario::jobs`]).
+    pub(crate) scenarios: crate::scenario::jobs::Jobs,
 }
 
 impl Manager {
@@ -113,6 +115,7 @@ impl Manager {
                 stats: SharedBook::new(node::clock::now_ms()),
                 hash_power: HashPower::new(config.capacity, config.start_plan.lab),
                 attacks: Default::default(),
+                scenarios: Default::default(),
             }),
         })
     }

@@ -117,3 +117,59 @@ async fn an_attack_needs_a_hash_rate_cap_to_share() {
     assert_eq!(status, 409, "{error}");
     assert!(error.contains("/network/hashrate"), "{error}");
 }
+
+/// `POST /scenarios/run`: an unknown name is refused with the shipped
+/// ones; a shipped scenario runs as a job beside the manager's own
+/// network, and its report ends up in `GET /scenarios/status`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shipped_scenario_runs_as_a_background_job() {
+    use manager::scenario::jobs::{JobState, ScenarioStatusBody};
+    use std::time::Duration;
+
+    let manager = ManagerProcess::start(1).await;
+    let (status, idle): (u16, ScenarioStatusBody) = manager.get("/scenarios/status").await;
+    assert_eq!((status, idle.state), (200, JobState::Idle));
+
+    let (status, error) = {
+        let (status, error): (u16, ErrorBody) = manager
+            .post_json("/scenarios/run", &json!({"name": "nope"}))
+            .await;
+        (status, error.error)
+    };
+    assert_eq!(status, 404, "{error}");
+    assert!(error.contains("partition-heal"), "{error}");
+
+    let (status, started): (u16, ScenarioStatusBody) = manager
+        .post_json("/scenarios/run", &json!({"name": "partition-heal"}))
+        .await;
+    assert_eq!((status, started.state), (202, JobState::Running));
+    let (status, error): (u16, ErrorBody) = manager
+        .post_json("/scenarios/run", &json!({"name": "partition-heal"}))
+        .await;
+    assert_eq!(status, 409, "a second job started: {}", error.error);
+
+    let done = common::wait_until(
+        "the scenario job to end",
+        360,
+        Duration::from_millis(500),
+        || async {
+            let (_, body): (u16, ScenarioStatusBody) = manager.get("/scenarios/status").await;
+            (body.state != JobState::Running).then_some(body)
+        },
+    )
+    .await;
+    assert_eq!(done.state, JobState::Done, "{:?}", done.error);
+    let report = done.report.expect("a report");
+    assert_eq!(report.scenario, "partition-heal");
+    let measurement = &report.measurements[0];
+    assert!(
+        measurement
+            .checks
+            .iter()
+            .any(|c| c.figure == "max_reorg_depth"),
+        "{measurement:?}"
+    );
+    assert!(done.progress.iter().any(|line| line.contains("measure")));
+    // The manager's own network is still the one node it started.
+    assert_eq!(manager.nodes().await.len(), 1);
+}

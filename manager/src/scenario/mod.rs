@@ -4,8 +4,11 @@
 //! - [`format`]: the file's steps, parsed and checked with line numbers.
 //! - [`runner`]: starts the scenario's network and runs the steps.
 //! - [`report`]: the figures taken, what theory expects, the table.
+//! - [`jobs`]: a shipped scenario run by the running manager in the
+//!   background (`POST /scenarios/run`, `GET /scenarios/status`).
 
 pub mod format;
+pub mod jobs;
 pub mod report;
 pub mod runner;
 

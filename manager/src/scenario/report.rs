@@ -2,13 +2,16 @@
 //! each with the figures since the last reset and its [`Check`]s (a
 //! measured figure beside the one theory expects), and the short table
 //! printed under the JSON.
+//!
+//! These bodies are the manager's own (`GET /scenarios/status` and the
+//! CLI's stdout), so they live here rather than in `shared`.
 
 use serde::{Deserialize, Serialize};
 
 use super::format::Expect;
 
 /// The whole run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Report {
     pub scenario: String,
     pub nodes: u16,
@@ -21,7 +24,7 @@ pub struct Report {
 }
 
 /// The figures of one `measure` step.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Measurement {
     pub label: String,
     pub expect: Expect,
@@ -42,7 +45,7 @@ pub struct Measurement {
     pub checks: Vec<Check>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MinerFigures {
     pub index: usize,
     pub node: String,
@@ -54,7 +57,7 @@ pub struct MinerFigures {
 }
 
 /// One figure measured against its expected value.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Check {
     pub figure: String,
     pub measured: f64,
