@@ -136,6 +136,23 @@ pub fn describe(event: &Event, names: &Names<'_>) -> (String, bool) {
         EventKind::Isolated => plain(format!("{who} is isolated from its peers")),
         EventKind::Reconnected => plain(format!("{who} reconnected to its peers")),
         EventKind::ShuttingDown => plain(format!("{who} is shutting down")),
+        EventKind::StrategyChanged { strategy } => {
+            plain(format!("{who} now plays {}", strategy.name()))
+        }
+        EventKind::BlocksPublished { count: n, tip } => plain(format!(
+            "{who} published {} it had withheld (tip {})",
+            blocks(*n),
+            short_hash(tip)
+        )),
+        EventKind::BlockOffered {
+            hash, deviation, ..
+        } => (
+            format!(
+                "{who} offered a bad block ({deviation}, {})",
+                short_hash(hash)
+            ),
+            true,
+        ),
         EventKind::EventsDropped { count: n } => (
             format!(
                 "{who}: {} events were missed (the feed fell behind)",

@@ -310,6 +310,7 @@ mod tests {
             isolated: false,
             block_bytes_received: 0,
             peers: Vec::new(),
+            strategy: Default::default(),
         };
         assert_eq!(registry.apply_unreachable(0, 2), Transition::Lost);
         assert_eq!(registry.apply_unreachable(0, 2), Transition::None);

@@ -27,6 +27,7 @@ use shared::api::{
     ReplaceChainRequest, ReplaceChainResponse, StatusBody, TipsBody,
 };
 use shared::events::{Event, EventKind, MiningMode};
+use shared::strategy::{Strategy, StrategyBody};
 use shared::{Block, BlockHash};
 use tokio::sync::broadcast::error::RecvError;
 use tower_http::trace::TraceLayer;
@@ -84,6 +85,7 @@ fn routes(node: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(peers_connect))
         .routes(routes!(peers_disconnect))
         .routes(routes!(network_links_get, network_links_post))
+        .routes(routes!(strategy_post))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(node),
             require_token,
@@ -100,6 +102,7 @@ fn routes(node: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(peers_get))
         .routes(routes!(openapi_get))
         .routes(routes!(metrics_get))
+        .routes(routes!(strategy_get))
         .merge(mutating)
 }
 
@@ -703,6 +706,38 @@ async fn network_links_post(
     Ok(Json(LinksBody {
         links: node.links.infos(),
     }))
+}
+
+/// The node's strategy and its live state.
+#[utoipa::path(get, path = "/strategy", responses((status = 200, body = StrategyBody)))]
+async fn strategy_get(State(node): State<AppState>) -> Json<StrategyBody> {
+    Json(node.strategy_body())
+}
+
+/// Changes the node's strategy (`{"strategy": "honest" | "selfish" |
+/// "private" | "timestamp" | "forger", ...}`); answers with it and its
+/// state. A bad body changes nothing.
+#[utoipa::path(post, path = "/strategy", request_body = Strategy,
+    responses((status = 200, body = StrategyBody), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, description = "the entry pool is full", body = ErrorBody)))]
+async fn strategy_post(
+    State(node): State<AppState>,
+    AppJson(body): AppJson<serde_json::Value>,
+) -> Result<Json<StrategyBody>, ApiError> {
+    // serde would also take an internally tagged enum as an array.
+    let unprocessable = |message: String| ApiError::Rejected {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        message,
+    };
+    if !body.is_object() {
+        return Err(unprocessable(
+            "the body must be a JSON object like {\"strategy\": \"honest\"}".into(),
+        ));
+    }
+    let strategy: Strategy =
+        serde_json::from_value(body).map_err(|e| unprocessable(format!("bad strategy: {e}")))?;
+    Ok(Json(node.set_strategy(strategy)?))
 }
 
 /// WebSocket stream of this node's events, one JSON `Event` per message.

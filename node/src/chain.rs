@@ -189,6 +189,45 @@ impl BlockTree {
             == Some(hash)
     }
 
+    /// Whether `hash` is on the best chain.
+    pub fn on_best_chain(&self, hash: &BlockHash) -> bool {
+        self.entries
+            .get(hash)
+            .is_some_and(|e| self.is_active(hash, e.header.index))
+    }
+
+    /// Cumulative work through `hash`, if the tree knows it.
+    pub fn work_of(&self, hash: &BlockHash) -> Option<Work> {
+        self.entries.get(hash).map(|e| e.work)
+    }
+
+    /// Height of `hash`, if the tree knows it.
+    pub fn height_of(&self, hash: &BlockHash) -> Option<u64> {
+        self.entries.get(hash).map(|e| e.header.index)
+    }
+
+    /// Whether `ancestor` is `tip` or one of its ancestors. Walks back
+    /// from `tip` to `ancestor`'s height, so it costs the distance.
+    pub fn descends_from(&self, tip: &BlockHash, ancestor: &BlockHash) -> bool {
+        let Some(target_height) = self.height_of(ancestor) else {
+            return false;
+        };
+        let mut cursor = *tip;
+        while let Some(entry) = self.entries.get(&cursor) {
+            if entry.header.index <= target_height {
+                return cursor == *ancestor;
+            }
+            cursor = entry.header.previous_hash;
+        }
+        false
+    }
+
+    /// The ancestry a block on top of `tip` is checked against: what a
+    /// miner builds a template on when it does not mine on the best tip.
+    pub fn context_of(&self, tip: BlockHash) -> Vec<Header> {
+        self.ancestors(tip)
+    }
+
     /// Up to `context_len` headers ending at `tip`, oldest first.
     fn ancestors(&self, tip: BlockHash) -> Vec<Header> {
         let mut headers = Vec::with_capacity(self.params.context_len());

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
+use shared::strategy::Strategy;
 use shared::{ChainParams, LabParamsError, Preset};
 
 /// A proof-of-work node of the powplay network playground.
@@ -69,6 +70,34 @@ pub struct Config {
     /// [default: 0, or 1000 on regtest where a proof takes microseconds].
     #[arg(long)]
     pub pace_ms: Option<u64>,
+
+    /// Strategy to start with: honest, selfish, private, timestamp or
+    /// forger (`POST /strategy` changes it while running).
+    #[arg(long, default_value = "honest")]
+    pub strategy: String,
+
+    /// private: confirmations entry A gets before the branch is released
+    /// (A's own block counts as the first).
+    #[arg(long, default_value_t = 2)]
+    pub confirmations: u64,
+
+    /// private: entry A, put into the public chain.
+    #[arg(long, default_value = "pay Alice")]
+    pub entry: String,
+
+    /// private: entry B, the double spend the private branch carries.
+    #[arg(long, default_value = "pay Mallory")]
+    pub double_spend: String,
+
+    /// timestamp: future (beyond the max drift) or past (not after the
+    /// median time past).
+    #[arg(long, default_value = "future")]
+    pub timestamp_mode: String,
+
+    /// forger: bad_proof_of_work, bad_merkle_root, wrong_bits or
+    /// wrong_previous_hash.
+    #[arg(long, default_value = "bad_proof_of_work")]
+    pub forge_rule: String,
 }
 
 /// Why the command line does not make a chain.
@@ -93,6 +122,37 @@ impl Config {
             (None, (Some(interval_ms), Some(rate))) => Ok(ChainParams::lab(interval_ms, rate)?),
             (None, _) => Err(ChainConfigError::LabNeedsParameters),
         }
+    }
+
+    /// The strategy the flags describe, read as `POST /strategy` reads
+    /// its body, so both take the same names and check the same things.
+    pub fn strategy(&self) -> Result<Strategy, String> {
+        let body = serde_json::json!({
+            "strategy": self.strategy,
+            "confirmations": self.confirmations,
+            "entry": self.entry,
+            "double_spend": self.double_spend,
+            "mode": self.timestamp_mode,
+            "rule": self.forge_rule,
+        });
+        // Only the chosen strategy's own fields are kept.
+        let keep: &[&str] = match self.strategy.as_str() {
+            "private" => &["strategy", "confirmations", "entry", "double_spend"],
+            "timestamp" => &["strategy", "mode"],
+            "forger" => &["strategy", "rule"],
+            _ => &["strategy"],
+        };
+        let body: serde_json::Map<String, serde_json::Value> = body
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| keep.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let strategy: Strategy = serde_json::from_value(body.into())
+            .map_err(|e| format!("bad --strategy or its flags: {e}"))?;
+        strategy.check().map_err(|e| e.to_string())?;
+        Ok(strategy)
     }
 
     pub fn data_dir_for(&self, port: u16) -> PathBuf {

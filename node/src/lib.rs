@@ -16,6 +16,8 @@
 //!   peers on `GET /p2p` ([`p2p::link`]), headers-first relay and sync over
 //!   any topology ([`p2p::relay`]), and the link table (states, counters,
 //!   conditions, what each peer is known to have).
+//! - [`strategy`]: the node's strategy (honest, selfish, private,
+//!   timestamp, forger): what it mines on, announces, withholds and serves.
 //! - [`bans`]: peers cut off for misbehaving, by address and node id.
 //! - [`node`]: the shared state and the operations on it (accept a block,
 //!   replace the chain, entries, connect/disconnect, link conditions and
@@ -50,6 +52,7 @@ pub mod node;
 pub mod p2p;
 pub mod signals;
 pub mod store;
+pub mod strategy;
 pub mod tasks;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -79,6 +82,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // search up to 2^21 nonces: off the async workers.
     let chain_config = config.clone();
     let params = tokio::task::spawn_blocking(move || chain_config.chain_params()).await??;
+    let strategy = config.strategy().map_err(anyhow::Error::msg)?;
     let listener = tokio::net::TcpListener::bind((config.host, config.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
@@ -150,6 +154,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     node.spawn_peer_writer();
     node.spawn_p2p();
     node.miner.set_hashrate_limit(config.hashrate);
+    if strategy != shared::strategy::Strategy::Honest {
+        node.set_strategy(strategy)?;
+    }
     Miner::spawn(
         &node,
         config.threads,

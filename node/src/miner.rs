@@ -285,7 +285,7 @@ fn mine_on_tip(node: &Arc<Node>, threads: usize, pacer: &mut Pacer) -> Option<Bl
         let stop =
             || tip_stale() || miner.limit_generation.load(Ordering::Relaxed) != limit_generation;
         // Built before the sleep, so the slice starts as soon as it is due.
-        let template = node.block_template();
+        let template = node.mining_template();
         let target = template.header.bits.to_target().ok()?;
         if limit > 0 && !sleep_until_paid(miner, pacer.paid_until, generation, limit_generation) {
             if tip_stale() {

@@ -13,6 +13,7 @@ use indexmap::IndexSet;
 use shared::api::{MessageBody, StatusBody};
 use shared::block::MAX_ENTRIES;
 use shared::events::EventKind;
+use shared::strategy::{Strategy, StrategyBody};
 use shared::{Block, BlockHash, ChainParams, MAX_DATA_BYTES, block_template};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -26,6 +27,7 @@ use crate::metrics::Metrics;
 use crate::miner::Miner;
 use crate::p2p::{Links, relay};
 use crate::store::Store;
+use crate::strategy::{Plan, Strategist};
 use crate::tasks::Tasks;
 
 /// Above this many new blocks, a replaced chain reports only its tip as
@@ -86,6 +88,8 @@ pub struct Node {
     pub bans: Bans,
     pub miner: Miner,
     pub metrics: Metrics,
+    /// The strategy (honest unless set) and its state.
+    pub strategist: Strategist,
     pub shutdown: CancellationToken,
     /// Background work; shutdown waits for it before the store closes.
     pub tasks: Tasks,
@@ -124,6 +128,7 @@ impl Node {
             token,
             miner: Miner::default(),
             metrics: Metrics::new(),
+            strategist: Strategist::default(),
             tasks: Tasks::new(shutdown.clone()),
             shutdown,
             tree: Mutex::new(tree),
@@ -209,7 +214,7 @@ impl Node {
                             queue.extend(tree.take_orphans(&inserted.hash));
                             // Still under the lock, so subscribers hear of
                             // blocks in the order they joined the tree.
-                            self.after_insert(&inserted, header, &source, entries);
+                            self.after_insert(&tree, &inserted, header, &source, entries);
                             Accepted::Stored(inserted)
                         }
                         None => Accepted::Duplicate,
@@ -245,13 +250,31 @@ impl Node {
     /// Events, the miner and the entry pool after a block joined the tree.
     fn after_insert(
         &self,
+        tree: &BlockTree,
         inserted: &Inserted,
         header: shared::Header,
         source: &Source,
         entries: Vec<String>,
     ) {
+        let mined = matches!(source, Source::Mined { .. });
+        let decided = self
+            .strategist
+            .after_insert(tree, inserted, header, mined, &entries);
         // Under the tree lock: the relay task announces in tree order.
-        let _ = self.relay_tx.send(header);
+        for header in &decided.announce {
+            let _ = self.relay_tx.send(*header);
+        }
+        if decided.published > 0
+            && let Some(last) = decided.announce.last()
+        {
+            self.events.emit(EventKind::BlocksPublished {
+                count: decided.published,
+                tip: last.block_hash(),
+            });
+        }
+        if decided.restart_miner {
+            self.miner.tip_changed();
+        }
         match source {
             Source::Mined {
                 attempts,
@@ -295,8 +318,30 @@ impl Node {
         self.metrics.encode(&status, &links)
     }
 
-    /// Hands a block the miner found to the tree and announces it.
+    /// Hands a block the miner found to the tree and announces it, or,
+    /// for a strategy that breaks a rule, offers it to peers instead.
     pub fn accept_mined(self: &Arc<Self>, block: Block, attempts: u64, elapsed_ms: u64) {
+        match self.strategist.strategy() {
+            Strategy::Timestamp { mode } => {
+                let deviation = match mode {
+                    shared::strategy::TimestampMode::Future => "timestamp too far in the future",
+                    shared::strategy::TimestampMode::Past => "timestamp not after the median",
+                };
+                return self.offer(block, deviation);
+            }
+            Strategy::Forger { rule } => {
+                let block = match rule {
+                    shared::strategy::ForgeRule::BadProofOfWork => {
+                        let target = block.header.bits.to_target().unwrap_or(shared::Target::MAX);
+                        let header = shared::strategy::spoil_proof(block.header, target);
+                        block.with_header(header)
+                    }
+                    _ => block,
+                };
+                return self.offer(block, rule_name(rule));
+            }
+            _ => {}
+        }
         let source = Source::Mined {
             attempts,
             elapsed_ms,
@@ -315,6 +360,103 @@ impl Node {
             Ok(other) => tracing::warn!(?other, "mined block not stored"),
             Err(error) => tracing::error!(%error, "mined block not stored"),
         }
+    }
+
+    /// Announces a block that breaks a rule to every connected peer and
+    /// keeps it to serve; it never enters the tree.
+    fn offer(&self, block: Block, deviation: &str) {
+        let peers = self.links.connected();
+        let (hash, header) = (block.hash, block.header);
+        self.strategist.offered(block, peers);
+        let sent = self.links.announce(
+            hash,
+            &shared::p2p::Message::Headers {
+                headers: vec![header.into()],
+            },
+        );
+        tracing::info!(%hash, height = header.index, deviation, peers = sent, "bad block offered");
+        self.events.emit(EventKind::BlockOffered {
+            hash,
+            height: header.index,
+            deviation: deviation.to_owned(),
+            peers: sent,
+        });
+    }
+
+    /// The template the miner searches a proof for next, as the strategy
+    /// wants it.
+    pub fn mining_template(&self) -> Block {
+        match self.strategist.plan() {
+            Plan::BestTip => self.block_template(),
+            Plan::On { head, data } => {
+                let ancestors = self.tree().context_of(head);
+                block_template(&self.params, &ancestors, head, &self.id, data, now_ms())
+            }
+            Plan::Timestamp { mode, nth } => {
+                let (ancestors, _) = self.tree().tip_context();
+                let template = self.block_template();
+                let mut header = template.header;
+                header.timestamp =
+                    shared::strategy::bad_timestamp(mode, &self.params, &ancestors, now_ms());
+                if mode == shared::strategy::TimestampMode::Past {
+                    // Any time at or before the median breaks the rule;
+                    // going back one ms per block keeps blocks on one tip
+                    // distinct.
+                    header.timestamp = header.timestamp.saturating_sub(nth);
+                }
+                template.with_header(header)
+            }
+            Plan::Forge(rule) => {
+                let (ancestors, _) = self.tree().tip_context();
+                let template = self.block_template();
+                match ancestors.last() {
+                    Some(tip) => shared::strategy::forge_template(rule, template, tip),
+                    None => template,
+                }
+            }
+        }
+    }
+
+    /// Switches the strategy: what the old one withheld is announced, a
+    /// private attack adds and relays its entry A, and the miner restarts.
+    pub fn set_strategy(self: &Arc<Self>, strategy: Strategy) -> Result<StrategyBody, ApiError> {
+        strategy
+            .check()
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        if let Strategy::Private { entry, .. } = &strategy {
+            // Checked before anything changes: a full pool refuses it.
+            if self.add_entry(entry.clone())? {
+                self.links.broadcast(
+                    &shared::p2p::Message::Entry {
+                        data: entry.clone(),
+                    },
+                    None,
+                );
+            }
+        }
+        let leftover = {
+            let tree = self.tree();
+            let leftover = self.strategist.set(strategy.clone(), &tree);
+            for header in &leftover {
+                let _ = self.relay_tx.send(*header);
+            }
+            leftover
+        };
+        if let Some(last) = leftover.last() {
+            self.events.emit(EventKind::BlocksPublished {
+                count: leftover.len() as u64,
+                tip: last.block_hash(),
+            });
+        }
+        tracing::info!(strategy = strategy.name(), "strategy changed");
+        self.events.emit(EventKind::StrategyChanged { strategy });
+        self.miner.tip_changed();
+        Ok(self.strategy_body())
+    }
+
+    pub fn strategy_body(&self) -> StrategyBody {
+        let tree = self.tree();
+        self.strategist.body(&tree)
     }
 
     /// Accepts a block pushed over HTTP off the async workers; if it is an
@@ -498,6 +640,7 @@ impl Node {
             }
             if !quiet {
                 self.after_insert(
+                    &tree,
                     &Inserted {
                         reorg: None,
                         ..inserted.clone()
@@ -516,7 +659,7 @@ impl Node {
         // reorganisation (if any) once for the whole replace.
         tip.reorg = reorg;
         if quiet {
-            self.after_insert(&tip, tip_header, &Source::Peer(None), Vec::new());
+            self.after_insert(&tree, &tip, tip_header, &Source::Peer(None), Vec::new());
         } else if let Some(reorg) = &tip.reorg {
             self.reorganized(reorg);
         }
@@ -610,6 +753,7 @@ impl Node {
             isolated: self.is_isolated(),
             block_bytes_received: self.links.block_bytes_received.load(Ordering::Relaxed),
             peers,
+            strategy: self.strategist.strategy(),
         }
     }
 
@@ -666,6 +810,16 @@ impl Node {
         }
         let node = Arc::clone(self);
         let _ = tokio::task::spawn_blocking(move || node.write_peers_if_changed()).await;
+    }
+}
+
+fn rule_name(rule: shared::strategy::ForgeRule) -> &'static str {
+    use shared::strategy::ForgeRule;
+    match rule {
+        ForgeRule::BadProofOfWork => "bad proof of work",
+        ForgeRule::BadMerkleRoot => "bad merkle root",
+        ForgeRule::WrongBits => "wrong bits",
+        ForgeRule::WrongPreviousHash => "wrong previous hash",
     }
 }
 

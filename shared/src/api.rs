@@ -282,6 +282,9 @@ pub struct StatusBody {
     /// and fetched headers and blocks (bodies, without HTTP framing).
     pub block_bytes_received: u64,
     pub peers: Vec<PeerInfo>,
+    /// The strategy this node runs (`honest` unless set).
+    #[serde(default)]
+    pub strategy: crate::strategy::Strategy,
 }
 
 /// A node as the manager sees it.

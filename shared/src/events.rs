@@ -122,6 +122,24 @@ pub enum EventKind {
     /// The node restored its peers.
     Reconnected,
     ShuttingDown,
+    /// The node's strategy changed (`--strategy`, `POST /strategy`).
+    StrategyChanged {
+        strategy: crate::strategy::Strategy,
+    },
+    /// A strategy announced blocks it had withheld.
+    BlocksPublished {
+        count: u64,
+        /// The last of them (the branch's tip).
+        tip: BlockHash,
+    },
+    /// A `timestamp` or `forger` strategy offered a block that breaks a
+    /// rule (`deviation`) to `peers` peers.
+    BlockOffered {
+        hash: BlockHash,
+        height: u64,
+        deviation: String,
+        peers: usize,
+    },
     /// This subscriber fell behind and missed `count` events.
     EventsDropped {
         count: u64,

@@ -27,6 +27,8 @@
 //!   search): portable, and two-way SHA-NI chosen at run time on x86-64.
 //! - [`stats`]: the network lab's bodies: `GET /stats` and the hash power
 //!   commands.
+//! - [`strategy`]: attack strategies (honest, selfish, private, timestamp,
+//!   forger), their live state, and the blocks the dishonest ones build.
 //! - [`template`]: the next block a miner works on, and helpers that grow
 //!   valid chains for tests and tools.
 //! - [`topology`]: network shapes (full, ring, line, star, random:K,
@@ -48,6 +50,7 @@ pub mod p2p;
 pub mod params;
 pub mod pow;
 pub mod stats;
+pub mod strategy;
 pub mod target;
 pub mod template;
 pub mod topology;

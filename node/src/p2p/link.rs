@@ -310,7 +310,12 @@ async fn run(
     let theirs = match first {
         Some(Inbound::Frame(frame)) => match decode(&frame) {
             Ok(Message::Hello(hello)) => hello,
-            Ok(Message::Reject { reason }) => return Err(LinkError::RefusedByPeer(reason)),
+            Ok(Message::Reject { reason }) => {
+                if let Some(address) = &dialled {
+                    node.strategist.link_lost(address);
+                }
+                return Err(LinkError::RefusedByPeer(reason));
+            }
             Ok(_) => {
                 let reason = "a message before hello".to_owned();
                 refuse(&transport, &reason).await;
@@ -372,6 +377,7 @@ async fn run(
     };
     let serial = registered.serial;
     let reason = session(node, transport, &address, &theirs.node_id, registered, tip).await;
+    node.strategist.link_lost(&address);
     if node.links.closed(&address, serial, &reason) {
         tracing::info!(peer = %address, %reason, "peer link closed");
         node.events

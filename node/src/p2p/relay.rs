@@ -229,7 +229,7 @@ pub fn resync_with(node: &Arc<Node>, peer: &str) {
         let tree = node.tree();
         tree.block(&tree.best_hash()).map(|b| b.header)
     };
-    if let Some(header) = tip {
+    if let Some(header) = tip.filter(|h| !node.strategist.is_withheld(&h.block_hash())) {
         node.links.send(
             peer,
             &Message::Headers {
@@ -316,6 +316,11 @@ pub async fn handle(
         Message::GetHeaders { locator } => {
             let locator: Vec<BlockHash> = locator.into_iter().map(|h| h.0).collect();
             let headers = node.tree().headers_after(&locator, MAX_HEADERS);
+            // A strategy's withheld blocks end what peers may learn.
+            let headers: Vec<Header> = headers
+                .into_iter()
+                .take_while(|h| !node.strategist.is_withheld(&h.block_hash()))
+                .collect();
             node.links.send(
                 peer,
                 &Message::Headers {
@@ -328,6 +333,11 @@ pub async fn handle(
             let mut not_found = Vec::new();
             for WireHash(hash) in hashes {
                 let block = node.tree().block(&hash);
+                let block = match block {
+                    Some(_) if node.strategist.is_withheld(&hash) => None,
+                    Some(block) => Some(block),
+                    None => node.strategist.offered_block(&hash).map(Arc::new),
+                };
                 match block {
                     Some(block) => {
                         node.links.mark_known(peer, [hash]);
