@@ -173,3 +173,75 @@ async fn a_shipped_scenario_runs_as_a_background_job() {
     // The manager's own network is still the one node it started.
     assert_eq!(manager.nodes().await.len(), 1);
 }
+
+/// A forger's blocks are refused by the others, who ban it; the stop puts
+/// the strategy and every cap back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forger_is_refused_and_banned_until_the_attack_stops() {
+    use std::time::Duration;
+
+    let manager = capped_network().await;
+    let nodes = manager.nodes().await;
+    let attacker = nodes[0].id.clone();
+    let before = caps(&manager).await;
+
+    let (status, started): (u16, AttacksBody) = manager
+        .post_json(
+            "/attacks",
+            &json!({"kind": "forger", "node": attacker, "hashrate_share": 0.5,
+                    "rule": "bad_merkle_root"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{started:?}");
+    assert!(started.running);
+    let after = caps(&manager).await;
+    assert_eq!(after[0], 1500, "the attacker's cap: {after:?}");
+    assert_eq!(&after[1..], &[750, 750], "the honest split: {after:?}");
+
+    // A second attack while one runs.
+    let (status, error): (u16, ErrorBody) = manager
+        .post_json(
+            "/attacks",
+            &json!({"kind": "selfish", "node": nodes[1].id, "hashrate_share": 0.3}),
+        )
+        .await;
+    assert_eq!(status, 409, "{}", error.error);
+    assert!(error.error.contains("already running"), "{}", error.error);
+
+    let (status, _): (u16, Value) = manager
+        .post(&format!("/nodes/{attacker}/mining/start"))
+        .await;
+    assert_eq!(status, 200);
+    let seen = common::wait_until(
+        "a rejection and a ban of the forger",
+        240,
+        Duration::from_millis(500),
+        || async {
+            let (_, body): (u16, AttacksBody) = manager.get("/attacks").await;
+            let figures = body.attack?;
+            (!figures.rejections.is_empty() && !figures.bans.is_empty()).then_some(figures)
+        },
+    )
+    .await;
+    // The forger's rule is named for what it does, the refusal for the
+    // consensus rule it breaks.
+    let refused = seen
+        .rejections
+        .get("wrong_merkle_root")
+        .unwrap_or_else(|| panic!("not refused for its merkle root: {seen:?}"));
+    assert!(refused.count >= 1);
+    assert!(!refused.nodes.contains(&attacker), "{seen:?}");
+    assert!(
+        seen.bans.iter().all(|ban| ban.node != attacker),
+        "the forger banned someone: {seen:?}"
+    );
+    assert_eq!(seen.attacker_blocks, 0, "a forged block on the best chain");
+
+    let (status, stopped): (u16, AttacksBody) = manager.post("/attacks/stop").await;
+    assert_eq!(status, 200, "{stopped:?}");
+    assert!(!stopped.running);
+    assert_eq!(caps(&manager).await, before, "the caps are not back");
+    let (_, strategy): (u16, Value) =
+        common::get_from_node(&format!("http://{}/strategy", nodes[0].address)).await;
+    assert_eq!(strategy["strategy"]["strategy"], "honest", "{strategy}");
+}
