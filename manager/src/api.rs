@@ -35,12 +35,14 @@ use utoipa::{IntoParams, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::attack_api;
 use crate::auth;
 use crate::error::{ApiError, AppJson, AppPath, AppQuery, json_errors};
 use crate::events;
 use crate::lab_api;
 use crate::mining::{MiningPlan, MiningQuery};
 use crate::network::Manager;
+use crate::scenario_api;
 use crate::statics;
 use crate::stats_api;
 
@@ -97,6 +99,10 @@ pub fn routes(manager: &Manager) -> OpenApiRouter<Manager> {
         .routes(routes!(lab_api::network_links_post))
         .routes(routes!(lab_api::network_partition_post))
         .routes(routes!(lab_api::network_heal_post))
+        // Attacks.
+        .routes(routes!(attack_api::attacks_post))
+        .routes(routes!(attack_api::attacks_stop_post))
+        .routes(routes!(scenario_api::scenarios_run_post))
         .route_layer(middleware::from_fn_with_state(
             manager.clone(),
             auth::require_bearer,
@@ -118,7 +124,10 @@ pub fn routes(manager: &Manager) -> OpenApiRouter<Manager> {
         // The lab's measurements and hash power.
         .routes(routes!(stats_api::stats_get))
         .routes(routes!(stats_api::metrics_get))
-        .routes(routes!(stats_api::network_hashrate_get));
+        .routes(routes!(stats_api::network_hashrate_get))
+        // Attacks.
+        .routes(routes!(attack_api::attacks_get))
+        .routes(routes!(scenario_api::scenarios_status_get));
     let mut all = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(guarded(commands, &[BEARER]))
         .merge(guarded(events, &[BEARER, ACCESS_TOKEN]))

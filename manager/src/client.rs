@@ -196,6 +196,24 @@ impl NodeClient {
             .await
     }
 
+    /// `POST /strategy`: how the node mines and relays. The body is the
+    /// node's strategy (`{"strategy": "selfish"}`, ...) as JSON, so the
+    /// manager passes on what the node's own type accepts.
+    pub async fn set_strategy(
+        &self,
+        address: &str,
+        strategy: &serde_json::Value,
+    ) -> Result<serde_json::Value, NodeError> {
+        self.call(Method::POST, address, "/strategy", SHORT, Some(strategy))
+            .await
+    }
+
+    /// `GET /strategy`: the node's strategy and its live state.
+    pub async fn strategy(&self, address: &str) -> Result<serde_json::Value, NodeError> {
+        self.call(Method::GET, address, "/strategy", SHORT, None::<&()>)
+            .await
+    }
+
     async fn call<B: Serialize, T: DeserializeOwned>(
         &self,
         method: Method,

@@ -16,6 +16,9 @@ pub enum ApiError {
     /// No node has this id, port or address.
     #[error("no node {0:?}; use an id, a port or a host:port from GET /nodes")]
     UnknownNode(String),
+    /// No shipped scenario has this name.
+    #[error("{0}")]
+    UnknownScenario(String),
     /// The request itself is wrong (bad JSON, bad parameter, bad address).
     #[error("{message}")]
     BadRequest { status: StatusCode, message: String },
@@ -44,7 +47,7 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::UnknownNode(_) => StatusCode::NOT_FOUND,
+            ApiError::UnknownNode(_) | ApiError::UnknownScenario(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest { status, .. } => *status,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,

@@ -36,6 +36,15 @@
 //! - [`statics`]: the built explorer served at `/`, compressed, with cache
 //!   headers by file name.
 //! - [`error`]: [`ApiError`], every failure as `{"error": ...}` with its status.
+//! - [`attacks`]: `/attacks`: a node's strategy and hash share, the
+//!   attack's figures from the hub, and putting both back.
+//! - [`attack_api`]: the handlers of `/attacks` (listed in [`api`]).
+//! - [`scenario_api`]: the handlers of `/scenarios/run` and
+//!   `/scenarios/status` (listed in [`api`]).
+//! - [`theory`]: what theory expects of the experiments (stale rate,
+//!   selfish mining revenue, the double spend's catch-up probability).
+//! - [`scenario`]: TOML scenario files, their runner on a network of their
+//!   own, and the report (`manager scenario FILE`).
 //!
 //! [`run`] ties them together: resolve the host, bind, announce, launch the
 //! nodes, serve until Ctrl-C, SIGTERM or `/shutdown/all`, and stop every
@@ -44,6 +53,8 @@
 //! [`NodeSummary`]: shared::api::NodeSummary
 
 pub mod api;
+pub mod attack_api;
+pub mod attacks;
 pub mod auth;
 pub mod client;
 pub mod config;
@@ -61,9 +72,12 @@ pub mod partition;
 pub mod poll;
 pub mod process;
 pub mod registry;
+pub mod scenario;
+pub mod scenario_api;
 pub mod statics;
 pub mod stats;
 pub mod stats_api;
+pub mod theory;
 pub mod topology;
 
 use std::io::Write;

@@ -1,14 +1,16 @@
 //! `manager`: start a network of nodes and serve the explorer.
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use shared::Preset;
 use shared::topology::Topology;
 
 /// Start, drive and stop a network of powplay nodes; serve the explorer.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// The manager's port (the URL to open); 0 lets the OS choose
     #[arg(short, long, default_value_t = 4999)]
     port: u16,
@@ -53,10 +55,36 @@ struct Cli {
     topology_seed: u64,
 }
 
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a scenario file headless on a network of its own; JSON report and a table on stdout, progress on stderr
+    Scenario {
+        /// The scenario's TOML file (see manager/scenarios/)
+        file: PathBuf,
+        /// Where its nodes keep their chains and logs [default: a fresh temporary directory, removed after]
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// The node executable [default: `node` next to this executable]
+        #[arg(long)]
+        node_bin: Option<PathBuf>,
+    },
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     manager::init_logging();
+    if let Some(Command::Scenario {
+        file,
+        data_dir,
+        node_bin,
+    }) = cli.command
+    {
+        let report = manager::scenario::run_file(&file, data_dir, node_bin).await?;
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", report.table());
+        return Ok(());
+    }
     let config = manager::Config {
         port: cli.port,
         host: cli.host,

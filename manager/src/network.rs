@@ -66,6 +66,10 @@ pub(crate) struct Inner {
     pub(crate) hash_power: HashPower,
     /// The topology, the partition ([`crate::topology`]).
     pub(crate) lab: Lab,
+    /// The attack `/attacks` runs ([`crate::attacks`]).
+    pub(crate) attacks: crate::attacks::Attacks,
+    /// The scenario job of `/scenarios/run` ([`crate::scenario::jobs`]).
+    pub(crate) scenarios: crate::scenario::jobs::Jobs,
 }
 
 impl Manager {
@@ -110,6 +114,8 @@ impl Manager {
                         .unwrap_or_else(|| Topology::default_for(config.nodes.into())),
                     config.topology_seed,
                 ),
+                attacks: Default::default(),
+                scenarios: Default::default(),
             }),
         })
     }

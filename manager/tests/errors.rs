@@ -138,6 +138,9 @@ async fn every_documented_route_is_served_and_the_document_is_valid() {
             "LinkPreset",
             "PartitionRequest",
             "TopologyRequest",
+            "AttackRequest",
+            "AttacksBody",
+            "AttackFigures",
         ],
     );
 

@@ -4,6 +4,7 @@
 //!
 //! - [`address`]: `host:port`, parsed and checked in one place.
 //! - [`api`]: request and response bodies of the node's and manager's HTTP APIs.
+//! - [`attack`]: the manager's attack commands' bodies (`/attacks`).
 //! - [`events`]: the events nodes and the manager stream over WebSocket.
 //! - [`hash`]: SHA-256d and the hash newtypes ([`BlockHash`], [`MerkleRoot`],
 //!   [`EntryHash`]) that cannot be mixed up.
@@ -35,6 +36,7 @@
 
 pub mod address;
 pub mod api;
+pub mod attack;
 pub mod block;
 pub mod entry;
 pub mod events;

@@ -1,0 +1,167 @@
+//! `POST /scenarios/run` and `GET /scenarios/status`: a shipped scenario
+//! run by the running manager as a background job. A scenario names its
+//! own network size and chain, so the job starts nodes of its own (on
+//! OS-chosen ports, under `<data-dir>/scenario-<name>`, removed after) and
+//! leaves the manager's network alone; its progress lines and, at the end,
+//! its report or its error are kept for the status.
+
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::format::Scenario;
+use super::report::Report;
+use super::runner::{self, RunOptions};
+use crate::error::ApiError;
+use crate::network::Manager;
+
+/// The files of `manager/scenarios/`, built in so the binary runs them
+/// from anywhere.
+pub const SHIPPED: [(&str, &str); 4] = [
+    (
+        "stale-rate",
+        include_str!("../../scenarios/stale-rate.toml"),
+    ),
+    (
+        "partition-heal",
+        include_str!("../../scenarios/partition-heal.toml"),
+    ),
+    ("selfish", include_str!("../../scenarios/selfish.toml")),
+    (
+        "double-spend",
+        include_str!("../../scenarios/double-spend.toml"),
+    ),
+];
+
+/// Progress lines kept for the status; older ones are dropped.
+const KEPT_LINES: usize = 200;
+
+/// `POST /scenarios/run`.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioRunRequest {
+    /// A shipped scenario: stale-rate, partition-heal, selfish or double-spend.
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// No scenario has run since the manager started.
+    #[default]
+    Idle,
+    Running,
+    Done,
+    Failed,
+}
+
+/// `GET /scenarios/status`: the running or last scenario job.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+pub struct ScenarioStatusBody {
+    pub state: JobState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The job's progress lines, oldest first (the last 200).
+    pub progress: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<Report>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The job's status, shared with its task; never held across an `.await`.
+#[derive(Debug, Default)]
+pub struct Jobs(Arc<Mutex<ScenarioStatusBody>>);
+
+fn lock(status: &Mutex<ScenarioStatusBody>) -> std::sync::MutexGuard<'_, ScenarioStatusBody> {
+    status.lock().unwrap_or_else(|poison| poison.into_inner())
+}
+
+impl Manager {
+    /// `POST /scenarios/run`: start the job, or say why not.
+    pub fn run_scenario(
+        &self,
+        request: &ScenarioRunRequest,
+    ) -> Result<ScenarioStatusBody, ApiError> {
+        self.check_open()?;
+        let Some((name, text)) = SHIPPED.iter().find(|(name, _)| *name == request.name) else {
+            let names: Vec<&str> = SHIPPED.iter().map(|(name, _)| *name).collect();
+            return Err(ApiError::UnknownScenario(format!(
+                "no scenario {:?}; the shipped ones are {}",
+                request.name,
+                names.join(", ")
+            )));
+        };
+        let scenario = Scenario::parse(text).map_err(|err| {
+            ApiError::Conflict(format!("the shipped {name} does not parse: {err}"))
+        })?;
+        let status = self.inner.scenarios.0.clone();
+        {
+            let mut current = lock(&status);
+            if current.state == JobState::Running {
+                return Err(ApiError::Conflict(format!(
+                    "scenario {} is running; see GET /scenarios/status",
+                    current.name.as_deref().unwrap_or("?")
+                )));
+            }
+            *current = ScenarioStatusBody {
+                state: JobState::Running,
+                name: Some((*name).to_owned()),
+                ..Default::default()
+            };
+        }
+        let data_dir = self.inner.data_dir.join(format!("scenario-{name}"));
+        let lines = status.clone();
+        let options = RunOptions {
+            node_bin: self.inner.program.bin.clone(),
+            data_dir: data_dir.clone(),
+            progress: Arc::new(move |line: &str| {
+                tracing::info!("scenario: {line}");
+                let mut current = lock(&lines);
+                if current.progress.len() >= KEPT_LINES {
+                    current.progress.remove(0);
+                }
+                current.progress.push(line.to_owned());
+            }),
+        };
+        let shutdown = self.shutdown_signal().clone();
+        tokio::spawn(async move {
+            let outcome = tokio::select! {
+                outcome = runner::run(&scenario, options) => outcome.map_err(|err| err.to_string()),
+                _ = shutdown.cancelled() => Err("the manager is shutting down".to_owned()),
+            };
+            let _ = tokio::fs::remove_dir_all(&data_dir).await;
+            let mut current = lock(&status);
+            match outcome {
+                Ok(report) => {
+                    current.state = JobState::Done;
+                    current.report = Some(report);
+                }
+                Err(error) => {
+                    current.state = JobState::Failed;
+                    current.error = Some(error);
+                }
+            }
+        });
+        Ok(self.scenario_status())
+    }
+
+    /// `GET /scenarios/status`.
+    pub fn scenario_status(&self) -> ScenarioStatusBody {
+        lock(&self.inner.scenarios.0).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_scenario_parses_under_its_name() {
+        for (name, text) in SHIPPED {
+            let scenario = Scenario::parse(text).unwrap_or_else(|err| panic!("{name}: {err}"));
+            assert_eq!(scenario.name, name);
+        }
+    }
+}
