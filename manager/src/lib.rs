@@ -209,14 +209,7 @@ pub async fn run(mut config: Config) -> Result<(), RunError> {
             .into_future(),
     );
     tokio::spawn(watch_signals(shutdown.clone()));
-    tokio::spawn({
-        let manager = manager.clone();
-        async move { manager.poll_forever().await }
-    });
-    tokio::spawn({
-        let manager = manager.clone();
-        async move { manager.keep_stats().await }
-    });
+    manager.spawn_background();
 
     let launch = tokio::spawn({
         let manager = manager.clone();

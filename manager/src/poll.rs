@@ -56,6 +56,20 @@ impl Manager {
         }
     }
 
+    /// Starts what every running manager needs in the background: the
+    /// `/status` poll and the metrics folding. Both `run` and the headless
+    /// scenario runner call it, so they cannot drift apart.
+    pub fn spawn_background(&self) {
+        tokio::spawn({
+            let manager = self.clone();
+            async move { manager.poll_forever().await }
+        });
+        tokio::spawn({
+            let manager = self.clone();
+            async move { manager.keep_stats().await }
+        });
+    }
+
     /// Read every node's `/status` about once a second until shutdown.
     pub async fn poll_forever(&self) {
         let mut ticks = tokio::time::interval(POLL_EVERY);

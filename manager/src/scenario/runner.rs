@@ -157,14 +157,7 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Result<Report, Run
         shutdown.clone(),
     )
     .map_err(RunError::Spawner)?;
-    tokio::spawn({
-        let manager = manager.clone();
-        async move { manager.poll_forever().await }
-    });
-    tokio::spawn({
-        let manager = manager.clone();
-        async move { manager.keep_stats().await }
-    });
+    manager.spawn_background();
     let blocks = Arc::new(Mutex::new(BlockLog::default()));
     tokio::spawn(log_blocks(manager.clone(), blocks.clone()));
 
