@@ -89,7 +89,8 @@ pub fn spawn_announced(
 }
 
 /// The `node` executable of this build, in the running test's (or
-/// example's) target directory; built first if it is not there.
+/// example's) target directory, built first (cargo does nothing when it is
+/// current).
 pub fn node_program() -> &'static Path {
     static NODE: OnceLock<PathBuf> = OnceLock::new();
     NODE.get_or_init(|| {
@@ -100,17 +101,18 @@ pub fn node_program() -> &'static Path {
             .and_then(Path::parent)
             .expect("a target directory");
         let node = profile_dir.join("node");
-        if !node.exists() {
-            let release = profile_dir.file_name().is_some_and(|n| n == "release");
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-            let mut build = Command::new(cargo);
-            build.args(["build", "-p", "node"]);
-            if release {
-                build.arg("--release");
-            }
-            let status = build.status().expect("run cargo build -p node");
-            assert!(status.success(), "cargo build -p node failed");
+        // Always asked for, not only when missing: cargo does nothing when the
+        // binary is current, and a stale one left by an older checkout would
+        // otherwise run in place of the code under test.
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let mut build = Command::new(cargo);
+        build.args(["build", "--quiet", "-p", "node", "--bin", "node"]);
+        if release {
+            build.arg("--release");
         }
+        let status = build.status().expect("run cargo build -p node");
+        assert!(status.success(), "cargo build -p node failed");
         assert!(node.exists(), "no node binary at {}", node.display());
         node
     })
