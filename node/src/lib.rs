@@ -33,6 +33,8 @@
 //!   extractors whose rejections are such failures.
 //! - `testing` (feature `testing`): helpers for tests that run real
 //!   processes, shared by every crate's tests.
+//! - `crash_campaign` (feature `testing`): kill -9 a mining node again and
+//!   again and check it kept everything it acknowledged.
 //!
 //! [`run`] binds, restores the store, starts the miner and serves until
 //! `/shutdown`, Ctrl-C or SIGTERM, then waits for work in flight and closes
@@ -44,6 +46,8 @@ pub mod chain;
 pub mod clock;
 pub mod conditions;
 pub mod config;
+#[cfg(feature = "testing")]
+pub mod crash_campaign;
 pub mod error;
 pub mod events;
 pub mod metrics;
