@@ -220,3 +220,61 @@ async fn a_message_flood_past_the_rate_limit_gets_the_peer_banned() {
     })
     .await;
 }
+
+/// Valid frames in the wrong order: each kind of message other than
+/// `Hello` as the first frame ends the link before the peer joins, and the
+/// node serves on.
+#[tokio::test]
+async fn every_message_before_hello_ends_the_link() {
+    let node = TestNode::start();
+    let genesis = Preset::Regtest.params().genesis;
+    let zero = shared::p2p::WireHash(shared::BlockHash::ZERO);
+    for first in [
+        Message::Headers {
+            headers: vec![genesis.header.into()],
+        },
+        Message::GetHeaders {
+            locator: vec![zero],
+        },
+        Message::GetBlocks { hashes: vec![zero] },
+        Message::Block {
+            block: genesis.clone().into(),
+        },
+        Message::NotFound { hashes: vec![zero] },
+        Message::Entry { data: "x".into() },
+        Message::Ping { nonce: 1 },
+        Message::Pong { nonce: 1 },
+    ] {
+        let mut socket = open(&node).await;
+        socket
+            .send(Ws::Binary(encode(&first).into()))
+            .await
+            .unwrap();
+        let reason = ends(&mut socket)
+            .await
+            .unwrap_or_else(|| panic!("the link stayed up after {first:?}"));
+        assert!(reason.contains("before hello"), "{first:?}: {reason}");
+    }
+    let linked = peers(&node).await;
+    assert!(
+        linked.iter().all(|l| l.state != LinkState::Connected),
+        "{linked:?}"
+    );
+    assert_eq!(node.status().await.height, 0);
+}
+
+/// A second `Hello` after the handshake gets the peer banned.
+#[tokio::test]
+async fn a_second_hello_gets_the_peer_banned() {
+    let node = TestNode::start();
+    let mut events = EventStream::of_node(&node).await;
+    let mut socket = fake_peer(&node).await;
+    let params = Preset::Regtest.params();
+    let hello = Hello::new(&params, "fake-peer", LIAR, 0, Work::from_be_bytes([0; 32]));
+    socket
+        .send(Ws::Binary(encode(&Message::Hello(hello)).into()))
+        .await
+        .unwrap();
+    assert!(ends(&mut socket).await.is_some(), "the link stayed up");
+    assert_banned(&node, &mut events, "second hello").await;
+}

@@ -144,3 +144,19 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    /// Any frame over the limit is refused for its size, before a byte of
+    /// it is decoded, whatever it holds.
+    #[test]
+    fn an_oversized_frame_is_refused_for_its_size(over in 1usize..4096, fill in any::<u8>(), message in any_message()) {
+        let mut frame = p2p::encode(&message);
+        frame.resize(p2p::MAX_FRAME_BYTES + over, fill);
+        prop_assert_eq!(
+            p2p::decode(&frame),
+            Err(WireError::FrameTooLarge { len: p2p::MAX_FRAME_BYTES + over, max: p2p::MAX_FRAME_BYTES })
+        );
+    }
+}
