@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use redb::{Database, ReadableTable, TableDefinition};
+use redb::{Database, Durability, ReadableTable, TableDefinition, WriteTransaction};
 use shared::{Block, BlockHash};
 
 /// A durable commit that takes this long is worth a warning.
@@ -80,12 +80,22 @@ impl Store {
         Ok(Self { db })
     }
 
+    /// A write transaction whose commit is on disk when `commit` returns.
+    /// `Immediate` is redb 2's default; it is named here because every
+    /// acknowledgment the node sends relies on it (a weaker level would let
+    /// `kill -9` or a power cut lose acknowledged blocks).
+    fn begin_durable(&self) -> Result<WriteTransaction, StoreError> {
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Immediate);
+        Ok(txn)
+    }
+
     /// Writes blocks in one durable transaction.
     pub fn put_blocks<'a>(
         &self,
         blocks: impl IntoIterator<Item = &'a Block>,
     ) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_durable()?;
         {
             let mut table = txn.open_table(BLOCKS)?;
             for block in blocks {
@@ -128,7 +138,7 @@ impl Store {
     }
 
     pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_durable()?;
         txn.open_table(META)?.insert(key, value)?;
         txn.commit()?;
         Ok(())
