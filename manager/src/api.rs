@@ -127,7 +127,8 @@ pub fn routes(manager: &Manager) -> OpenApiRouter<Manager> {
         .routes(routes!(stats_api::network_hashrate_get))
         // Attacks.
         .routes(routes!(attack_api::attacks_get))
-        .routes(routes!(scenario_api::scenarios_status_get));
+        .routes(routes!(scenario_api::scenarios_status_get))
+        .routes(routes!(scenario_api::scenarios_get));
     let mut all = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(guarded(commands, &[BEARER]))
         .merge(guarded(events, &[BEARER, ACCESS_TOKEN]))

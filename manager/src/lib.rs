@@ -39,7 +39,7 @@
 //! - [`attacks`]: `/attacks`: a node's strategy and hash share, the
 //!   attack's figures from the hub, and putting both back.
 //! - [`attack_api`]: the handlers of `/attacks` (listed in [`api`]).
-//! - [`scenario_api`]: the handlers of `/scenarios/run` and
+//! - [`scenario_api`]: the handlers of `/scenarios`, `/scenarios/run` and
 //!   `/scenarios/status` (listed in [`api`]).
 //! - [`theory`]: what theory expects of the experiments (stale rate,
 //!   selfish mining revenue, the double spend's catch-up probability).

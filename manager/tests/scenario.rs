@@ -1,15 +1,22 @@
 //! `manager scenario FILE`, as a user runs it: a file with a bad step is
 //! refused with its line and starts nothing; a short partition-heal runs
 //! end to end on real nodes and reports its figures; the shipped files
-//! parse.
+//! parse. Over HTTP: `GET /scenarios` lists the shipped ones, a bad
+//! `POST /scenarios/run` is refused with a 4xx and starts nothing, and a
+//! short run (`blocks`) mines fewer blocks and counts its steps.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::ManagerProcess;
 use manager::scenario::Scenario;
-use manager::scenario::report::Report;
 use node::testing::node_program;
+use serde_json::{Value, json};
+use shared::api::ErrorBody;
+use shared::scenario::{JobState, Report, ScenarioStatusBody, ScenariosBody};
 
 /// A short scenario's whole run, nodes' start and stop included.
 const RUN_TIMEOUT: Duration = Duration::from_secs(180);
@@ -143,4 +150,134 @@ fn a_short_partition_heal_runs_end_to_end_and_reports_its_figures() {
         stderr.contains("[7/7] measure"),
         "no progress lines: {stderr}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_scenarios_are_listed_and_documented() {
+    let manager = ManagerProcess::start(1).await;
+    let (status, body): (u16, ScenariosBody) = manager.get("/scenarios").await;
+    assert_eq!(status, 200);
+    let names: Vec<&str> = body.scenarios.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["stale-rate", "partition-heal", "selfish", "double-spend"]
+    );
+    let stale = &body.scenarios[0];
+    assert!(stale.description.contains("latency"), "{stale:?}");
+    assert_eq!((stale.nodes, stale.block_interval_ms), (5, 1000));
+    // Two warm-up blocks, then four stretches of 40.
+    assert_eq!(
+        (stale.blocks, stale.max_mine_blocks),
+        (162, 40),
+        "{stale:?}"
+    );
+    assert!(stale.steps > 10, "{stale:?}");
+
+    let (_, doc): (u16, Value) = manager.get("/openapi.json").await;
+    let paths = &doc["paths"];
+    assert!(paths["/scenarios"]["get"].is_object(), "GET /scenarios");
+    let run = &paths["/scenarios/run"]["post"];
+    assert!(run["responses"]["400"].is_object(), "{run}");
+    node::testing::assert_documents_schemas(
+        &doc,
+        &[
+            "ScenariosBody",
+            "ScenarioInfo",
+            "ScenarioRunRequest",
+            "ScenarioStatusBody",
+            "Report",
+            "Measurement",
+            "Check",
+        ],
+    );
+    let blocks = &doc["components"]["schemas"]["ScenarioRunRequest"]["properties"]["blocks"];
+    assert!(blocks.is_object(), "no blocks setting documented: {doc}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_bad_run_request_is_refused_and_starts_nothing() {
+    let manager = ManagerProcess::start(1).await;
+    let cases = [
+        (json!({"name": "stale-rate", "blocks": 0}), 400, "blocks"),
+        (
+            json!({"name": "stale-rate", "blocks": 10_001}),
+            400,
+            "blocks",
+        ),
+        (json!({"name": "stale-rate", "blocks": -3}), 422, "blocks"),
+        (
+            json!({"name": "stale-rate", "blocks": "few"}),
+            422,
+            "blocks",
+        ),
+        (json!({"name": "stale-rate", "speed": 2}), 422, "speed"),
+        (json!({"blocks": 5}), 422, "name"),
+        (json!({"name": "nope", "blocks": 5}), 404, "stale-rate"),
+    ];
+    for (body, status, names) in cases {
+        let (got, error): (u16, ErrorBody) = manager.post_json("/scenarios/run", &body).await;
+        assert_eq!(got, status, "{body}: {}", error.error);
+        assert!(
+            error.error.contains(names),
+            "{body}: {:?} does not name {names}",
+            error.error
+        );
+    }
+    let (status, error) = manager.post_raw("/scenarios/run", "{not json").await;
+    assert!((400..500).contains(&status), "{status}: {}", error.error);
+    let (_, after): (u16, ScenarioStatusBody) = manager.get("/scenarios/status").await;
+    assert_eq!(
+        after.state,
+        JobState::Idle,
+        "a refused run started: {after:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_run_mines_at_most_its_blocks_in_each_stretch() {
+    use std::time::Duration;
+
+    let manager = ManagerProcess::start_in_ram_with(1, &[]).await;
+    let (status, started): (u16, ScenarioStatusBody) = manager
+        .post_json(
+            "/scenarios/run",
+            &json!({"name": "stale-rate", "blocks": 3}),
+        )
+        .await;
+    assert_eq!((status, started.state), (202, JobState::Running));
+    assert_eq!(started.blocks, Some(3));
+    assert!(started.steps > 10, "{started:?}");
+    let steps_seen = std::cell::RefCell::new(Vec::new());
+    let done = common::wait_until(
+        "the short stale-rate run to end",
+        600,
+        Duration::from_millis(500),
+        || async {
+            let (_, body): (u16, ScenarioStatusBody) = manager.get("/scenarios/status").await;
+            steps_seen.borrow_mut().push(body.step);
+            (body.state != JobState::Running).then_some(body)
+        },
+    )
+    .await;
+    let steps_seen = steps_seen.into_inner();
+    assert_eq!(done.state, JobState::Done, "{:?}", done.error);
+    assert_eq!(done.step, done.steps, "the last step is the last one");
+    assert!(
+        steps_seen.windows(2).all(|w| w[0] <= w[1]),
+        "the step went back: {steps_seen:?}"
+    );
+    let report = done.report.expect("a report");
+    assert_eq!(report.measurements.len(), 4);
+    for measurement in &report.measurements {
+        // Each stretch stops once the best height grew by 3, not 40; a
+        // race can add a stale block or two, never dozens.
+        assert!(
+            (3..=10).contains(&measurement.blocks_found),
+            "{measurement:?}"
+        );
+        assert!(
+            measurement.checks.iter().any(|c| c.figure == "stale_rate"),
+            "{measurement:?}"
+        );
+    }
 }

@@ -25,6 +25,8 @@
 //! - `openapi` (feature `openapi`): OpenAPI schemas for the hex-string types.
 //! - [`pow`]: the mining kernels (SHA-256 midstate, cancellable nonce
 //!   search): portable, and two-way SHA-NI chosen at run time on x86-64.
+//! - [`scenario`]: the scenario job's bodies: the shipped list, a run, its
+//!   status and report.
 //! - [`stats`]: the network lab's bodies: `GET /stats` and the hash power
 //!   commands.
 //! - [`strategy`]: attack strategies (honest, selfish, private, timestamp,
@@ -49,6 +51,7 @@ mod openapi;
 pub mod p2p;
 pub mod params;
 pub mod pow;
+pub mod scenario;
 pub mod stats;
 pub mod strategy;
 pub mod target;

@@ -8,6 +8,7 @@ use std::ops::Range;
 
 use serde::Deserialize;
 use shared::attack::AttackKind;
+use shared::scenario::ScenarioInfo;
 use shared::topology::Topology;
 use toml::Spanned;
 
@@ -93,24 +94,9 @@ pub enum Step {
     },
 }
 
-/// Which theory a measurement is held against.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize, utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Expect {
-    /// Figures only.
-    #[default]
-    Nothing,
-    /// 1 − e^(−τ/T) against the measured stale rate.
-    StaleRate,
-    /// The losing side's blocks orphaned, a reorg of its branch's depth.
-    Partition,
-    /// The attacker's share of the best chain against R(α, γ).
-    Selfish,
-    /// Whether the double spend won, against the catch-up probability.
-    DoubleSpend,
-}
+/// Which theory a measurement is held against (in `shared`, as the
+/// report that names it is read by the explorer too).
+pub use shared::scenario::Expect;
 
 /// Why a scenario file is refused; `line` is 1-based.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -148,6 +134,36 @@ impl Scenario {
     /// The line step `index` (0-based) starts on; 0 if unknown.
     pub fn line_of_step(&self, index: usize) -> usize {
         self.lines.get(index).copied().unwrap_or(0)
+    }
+
+    /// The same scenario, shorter: every `mine` step mines at most
+    /// `blocks` blocks (a run's `blocks` setting).
+    pub fn with_mine_blocks_at_most(mut self, blocks: u64) -> Scenario {
+        for step in &mut self.steps {
+            if let Step::Mine { blocks: mined } = step.get_mut() {
+                *mined = (*mined).min(blocks);
+            }
+        }
+        self
+    }
+
+    /// What `GET /scenarios` says of it.
+    pub fn info(&self) -> ScenarioInfo {
+        let mined = || {
+            self.steps.iter().filter_map(|step| match step.get_ref() {
+                Step::Mine { blocks } => Some(*blocks),
+                _ => None,
+            })
+        };
+        ScenarioInfo {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            nodes: self.nodes,
+            block_interval_ms: self.block_interval_ms,
+            steps: self.steps.len(),
+            blocks: mined().sum(),
+            max_mine_blocks: mined().max().unwrap_or(0),
+        }
     }
 
     /// The rules serde cannot say: counts, shares and node indices.
@@ -392,5 +408,29 @@ mod tests {
         let err =
             Scenario::parse("name = \"t\"\nnodes = 1\nblock_interval_ms = 1000\n").unwrap_err();
         assert!(err.message.contains("2 or more"), "{err}");
+    }
+
+    #[test]
+    fn a_shorter_run_caps_every_mine_step_and_nothing_else() {
+        let scenario = parse(
+            "[[step]]\ndo = \"mine\"\nblocks = 2\n\
+             [[step]]\ndo = \"wait\"\nms = 10\n\
+             [[step]]\ndo = \"mine\"\nblocks = 40\n",
+        )
+        .unwrap();
+        let info = scenario.info();
+        assert_eq!((info.steps, info.blocks, info.max_mine_blocks), (3, 42, 40));
+        let short = scenario.clone().with_mine_blocks_at_most(5);
+        let steps: Vec<&Step> = short.steps.iter().map(|s| s.get_ref()).collect();
+        assert_eq!(
+            steps,
+            [
+                &Step::Mine { blocks: 2 },
+                &Step::Wait { ms: 10 },
+                &Step::Mine { blocks: 5 }
+            ]
+        );
+        assert_eq!(short.lines, scenario.lines, "the lines stay the file's");
+        assert_eq!(short.info().blocks, 7);
     }
 }

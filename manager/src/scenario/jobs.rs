@@ -1,4 +1,4 @@
-//! `POST /scenarios/run` and `GET /scenarios/status`: a shipped scenario
+//! `GET /scenarios`, `POST /scenarios/run` and `GET /scenarios/status`: a shipped scenario
 //! run by the running manager as a background job. A scenario names its
 //! own network size and chain, so the job starts nodes of its own (on
 //! OS-chosen ports, under `<data-dir>/scenario-<name>`, removed after) and
@@ -7,11 +7,10 @@
 
 use std::sync::{Arc, Mutex};
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+pub use shared::scenario::{JobState, ScenarioRunRequest, ScenarioStatusBody};
+use shared::scenario::{MAX_RUN_BLOCKS, ScenarioInfo, step_of};
 
 use super::format::Scenario;
-use super::report::Report;
 use super::runner::{self, RunOptions};
 use crate::error::ApiError;
 use crate::network::Manager;
@@ -37,39 +36,6 @@ pub const SHIPPED: [(&str, &str); 4] = [
 /// Progress lines kept for the status; older ones are dropped.
 const KEPT_LINES: usize = 200;
 
-/// `POST /scenarios/run`.
-#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ScenarioRunRequest {
-    /// A shipped scenario: stale-rate, partition-heal, selfish or double-spend.
-    pub name: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum JobState {
-    /// No scenario has run since the manager started.
-    #[default]
-    Idle,
-    Running,
-    Done,
-    Failed,
-}
-
-/// `GET /scenarios/status`: the running or last scenario job.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
-pub struct ScenarioStatusBody {
-    pub state: JobState,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// The job's progress lines, oldest first (the last 200).
-    pub progress: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub report: Option<Report>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
 /// The job's status, shared with its task; never held across an `.await`.
 #[derive(Debug, Default)]
 pub struct Jobs(Arc<Mutex<ScenarioStatusBody>>);
@@ -93,9 +59,18 @@ impl Manager {
                 names.join(", ")
             )));
         };
-        let scenario = Scenario::parse(text).map_err(|err| {
+        let mut scenario = Scenario::parse(text).map_err(|err| {
             ApiError::Conflict(format!("the shipped {name} does not parse: {err}"))
         })?;
+        if let Some(blocks) = request.blocks {
+            if !(1..=MAX_RUN_BLOCKS).contains(&blocks) {
+                return Err(ApiError::bad_request(format!(
+                    "blocks = {blocks}: each mine step mines 1 to {MAX_RUN_BLOCKS} blocks"
+                )));
+            }
+            scenario = scenario.with_mine_blocks_at_most(blocks);
+        }
+        let steps = scenario.steps.len();
         let status = self.inner.scenarios.0.clone();
         {
             let mut current = lock(&status);
@@ -108,6 +83,8 @@ impl Manager {
             *current = ScenarioStatusBody {
                 state: JobState::Running,
                 name: Some((*name).to_owned()),
+                blocks: request.blocks,
+                steps,
                 ..Default::default()
             };
         }
@@ -123,6 +100,9 @@ impl Manager {
                     current.progress.remove(0);
                 }
                 current.progress.push(line.to_owned());
+                if let Some((step, _)) = step_of(line) {
+                    current.step = step;
+                }
             }),
         };
         let shutdown = self.shutdown_signal().clone();
@@ -145,6 +125,18 @@ impl Manager {
             }
         });
         Ok(self.scenario_status())
+    }
+
+    /// `GET /scenarios`: the shipped scenarios, in the order they ship.
+    pub fn shipped_scenarios(&self) -> Result<Vec<ScenarioInfo>, ApiError> {
+        SHIPPED
+            .iter()
+            .map(|(name, text)| {
+                Scenario::parse(text).map(|s| s.info()).map_err(|err| {
+                    ApiError::Conflict(format!("the shipped {name} does not parse: {err}"))
+                })
+            })
+            .collect()
     }
 
     /// `GET /scenarios/status`.
