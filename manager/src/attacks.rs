@@ -22,6 +22,7 @@ use shared::attack::{
 };
 use shared::events::EventKind;
 use shared::stats::{Distribution, NetworkHashrateRequest};
+use shared::strategy::Strategy;
 use shared::{BlockHash, Entry};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
@@ -29,16 +30,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::ApiError;
 use crate::network::Manager;
 
-/// What a `private` attack pays with and spends instead, unless told.
-pub const DEFAULT_ENTRY: &str = "pay Alice";
-pub const DEFAULT_DOUBLE_SPEND: &str = "pay Mallory";
-/// The rules a forger may break (the node's `forger` strategy).
-pub const FORGER_RULES: [&str; 4] = [
-    "bad_proof_of_work",
-    "bad_merkle_root",
-    "wrong_bits",
-    "wrong_previous_hash",
-];
+pub use shared::attack::{DEFAULT_DOUBLE_SPEND, DEFAULT_ENTRY};
 
 /// The manager's attack, running or last run.
 #[derive(Debug, Default)]
@@ -86,56 +78,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poison| poison.into_inner())
 }
 
-/// The node's strategy for `request`, as the node's `POST /strategy` takes
-/// it; or what is missing.
-pub fn strategy_of(request: &AttackRequest) -> Result<serde_json::Value, ApiError> {
-    use serde_json::json;
-    Ok(match request.kind {
-        AttackKind::Selfish => json!({"strategy": "selfish"}),
-        AttackKind::Private => {
-            let confirmations = request.confirmations.ok_or_else(|| {
-                ApiError::bad_request("a private attack needs confirmations (e.g. 2)")
-            })?;
-            json!({
-                "strategy": "private",
-                "confirmations": confirmations,
-                "entry": request.entry.as_deref().unwrap_or(DEFAULT_ENTRY),
-                "double_spend": request.double_spend.as_deref().unwrap_or(DEFAULT_DOUBLE_SPEND),
-            })
-        }
-        AttackKind::Timestamp => match request.mode.as_deref() {
-            Some(mode @ ("future" | "past")) => json!({"strategy": "timestamp", "mode": mode}),
-            Some(other) => {
-                return Err(ApiError::bad_request(format!(
-                    "mode {other:?}: a timestamp attack's mode is \"future\" or \"past\""
-                )));
-            }
-            None => {
-                return Err(ApiError::bad_request(
-                    "a timestamp attack needs mode: \"future\" or \"past\"",
-                ));
-            }
-        },
-        AttackKind::Forger => match request.rule.as_deref() {
-            Some(rule) if FORGER_RULES.contains(&rule) => {
-                json!({"strategy": "forger", "rule": rule})
-            }
-            Some(other) => {
-                return Err(ApiError::bad_request(format!(
-                    "rule {other:?}: a forger breaks one of {}",
-                    FORGER_RULES.join(", ")
-                )));
-            }
-            None => {
-                return Err(ApiError::bad_request(format!(
-                    "a forger needs rule: one of {}",
-                    FORGER_RULES.join(", ")
-                )));
-            }
-        },
-    })
-}
-
 impl Manager {
     fn attacks(&self) -> &Attacks {
         &self.inner.attacks
@@ -165,7 +107,9 @@ impl Manager {
                 "hashrate_share {share}: the attacker's share is strictly between 0 and 1"
             )));
         }
-        let strategy = strategy_of(request)?;
+        let strategy = request
+            .strategy()
+            .map_err(|err| ApiError::bad_request(err.to_string()))?;
         let _turn = self.attack_turn()?;
         if lock(&self.attacks().current)
             .as_ref()
@@ -229,7 +173,7 @@ impl Manager {
         {
             let _ = self
                 .client()
-                .set_strategy(&address, &serde_json::json!({"strategy": "honest"}))
+                .set_strategy(&address, &Strategy::Honest)
                 .await;
             recorder.cancel();
             return Err(err);
@@ -263,7 +207,7 @@ impl Manager {
             .filter(|running| running.stopped_at.is_none())
             .ok_or_else(|| ApiError::Conflict("no attack is running".to_owned()))?;
         self.client()
-            .set_strategy(&running.address, &serde_json::json!({"strategy": "honest"}))
+            .set_strategy(&running.address, &Strategy::Honest)
             .await?;
         let live: HashSet<String> = self
             .live_addresses()
@@ -348,44 +292,59 @@ impl Manager {
             } else {
                 (None, None)
             };
-        let record = lock(&running.record);
-        let attacker_blocks = chain
-            .iter()
-            .filter(|block| {
-                record
-                    .mined
-                    .get(&block.hash)
-                    .is_some_and(|(miner, _)| *miner == running.id)
-            })
-            .count() as u64;
-        let honest_orphaned = record
-            .mined
-            .iter()
-            .filter(|(hash, (miner, height))| {
-                *miner != running.id && *height <= tip_height && !on_chain.contains(*hash)
-            })
-            .count() as u64;
-        let best_chain_blocks = chain.len() as u64;
-        let figures = AttackFigures {
-            kind: running.request.kind,
-            node: running.id.clone(),
-            address: running.address.clone(),
-            hashrate_share: running.request.hashrate_share,
-            started_at: running.started_at,
-            stopped_at: running.stopped_at,
-            start_height: running.start_height,
-            best_chain_blocks,
-            attacker_blocks,
-            attacker_share: if best_chain_blocks == 0 {
-                0.0
-            } else {
-                attacker_blocks as f64 / best_chain_blocks as f64
+        // The record's lock ends with this block, before the next `.await`.
+        let figures = {
+            let record = lock(&running.record);
+            let attacker_blocks = chain
+                .iter()
+                .filter(|block| {
+                    record
+                        .mined
+                        .get(&block.hash)
+                        .is_some_and(|(miner, _)| *miner == running.id)
+                })
+                .count() as u64;
+            let honest_orphaned = record
+                .mined
+                .iter()
+                .filter(|(hash, (miner, height))| {
+                    *miner != running.id && *height <= tip_height && !on_chain.contains(*hash)
+                })
+                .count() as u64;
+            let best_chain_blocks = chain.len() as u64;
+            AttackFigures {
+                kind: running.request.kind,
+                node: running.id.clone(),
+                address: running.address.clone(),
+                hashrate_share: running.request.hashrate_share,
+                started_at: running.started_at,
+                stopped_at: running.stopped_at,
+                start_height: running.start_height,
+                best_chain_blocks,
+                attacker_blocks,
+                attacker_share: if best_chain_blocks == 0 {
+                    0.0
+                } else {
+                    attacker_blocks as f64 / best_chain_blocks as f64
+                },
+                honest_orphaned,
+                entry_on_best_chain,
+                double_spend_on_best_chain,
+                rejections: record.rejections.clone(),
+                bans: record.bans.clone(),
+                strategy: None,
+                state: None,
+            }
+        };
+        // The attacker's own account (what it withholds, its lead, its
+        // phase), unless it is gone or slow to answer.
+        let figures = match self.client().strategy(&running.address).await {
+            Ok(own) => AttackFigures {
+                strategy: Some(own.strategy),
+                state: Some(own.state),
+                ..figures
             },
-            honest_orphaned,
-            entry_on_best_chain,
-            double_spend_on_best_chain,
-            rejections: record.rejections.clone(),
-            bans: record.bans.clone(),
+            Err(_) => figures,
         };
         AttacksBody {
             running: running.stopped_at.is_none(),
@@ -441,84 +400,5 @@ async fn record_events(
             }),
             _ => {}
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn request(kind: AttackKind) -> AttackRequest {
-        AttackRequest {
-            kind,
-            node: "0".to_owned(),
-            hashrate_share: 0.3,
-            confirmations: None,
-            entry: None,
-            double_spend: None,
-            mode: None,
-            rule: None,
-        }
-    }
-
-    #[test]
-    fn each_kind_becomes_the_nodes_strategy() {
-        assert_eq!(
-            strategy_of(&request(AttackKind::Selfish)).unwrap(),
-            serde_json::json!({"strategy": "selfish"})
-        );
-        let private = AttackRequest {
-            confirmations: Some(2),
-            ..request(AttackKind::Private)
-        };
-        assert_eq!(
-            strategy_of(&private).unwrap(),
-            serde_json::json!({"strategy": "private", "confirmations": 2,
-                "entry": "pay Alice", "double_spend": "pay Mallory"})
-        );
-        let forger = AttackRequest {
-            rule: Some("wrong_bits".to_owned()),
-            ..request(AttackKind::Forger)
-        };
-        assert_eq!(
-            strategy_of(&forger).unwrap(),
-            serde_json::json!({"strategy": "forger", "rule": "wrong_bits"})
-        );
-    }
-
-    #[test]
-    fn a_private_attack_without_confirmations_is_refused() {
-        let err = strategy_of(&request(AttackKind::Private)).unwrap_err();
-        assert!(err.to_string().contains("confirmations"), "{err}");
-    }
-
-    #[test]
-    fn a_timestamp_attack_needs_a_known_mode() {
-        assert!(strategy_of(&request(AttackKind::Timestamp)).is_err());
-        let sideways = AttackRequest {
-            mode: Some("sideways".to_owned()),
-            ..request(AttackKind::Timestamp)
-        };
-        assert!(
-            strategy_of(&sideways)
-                .unwrap_err()
-                .to_string()
-                .contains("sideways")
-        );
-    }
-
-    #[test]
-    fn a_forger_needs_a_known_rule() {
-        assert!(strategy_of(&request(AttackKind::Forger)).is_err());
-        let other = AttackRequest {
-            rule: Some("bad_vibes".to_owned()),
-            ..request(AttackKind::Forger)
-        };
-        assert!(
-            strategy_of(&other)
-                .unwrap_err()
-                .to_string()
-                .contains("bad_vibes")
-        );
     }
 }

@@ -196,20 +196,21 @@ impl NodeClient {
             .await
     }
 
-    /// `POST /strategy`: how the node mines and relays. The body is the
-    /// node's strategy (`{"strategy": "selfish"}`, ...) as JSON, so the
-    /// manager passes on what the node's own type accepts.
+    /// `POST /strategy`: how the node mines and relays.
     pub async fn set_strategy(
         &self,
         address: &str,
-        strategy: &serde_json::Value,
-    ) -> Result<serde_json::Value, NodeError> {
+        strategy: &shared::strategy::Strategy,
+    ) -> Result<shared::strategy::StrategyBody, NodeError> {
         self.call(Method::POST, address, "/strategy", SHORT, Some(strategy))
             .await
     }
 
     /// `GET /strategy`: the node's strategy and its live state.
-    pub async fn strategy(&self, address: &str) -> Result<serde_json::Value, NodeError> {
+    pub async fn strategy(
+        &self,
+        address: &str,
+    ) -> Result<shared::strategy::StrategyBody, NodeError> {
         self.call(Method::GET, address, "/strategy", SHORT, None::<&()>)
             .await
     }

@@ -7,8 +7,9 @@
 use std::ops::Range;
 
 use serde::Deserialize;
-use shared::attack::AttackKind;
+use shared::attack::{AttackKind, AttackRequest};
 use shared::scenario::ScenarioInfo;
+use shared::strategy::{ForgeRule, TimestampMode};
 use shared::topology::Topology;
 use toml::Spanned;
 
@@ -44,8 +45,13 @@ pub struct Scenario {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "do", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Step {
-    /// Every link gets these conditions (fields not given are 0).
+    /// Links get these conditions (fields not given are 0): every link, or
+    /// with `a` (and `b`) only the links of node `a` (to node `b`).
     Links {
+        #[serde(default)]
+        a: Option<usize>,
+        #[serde(default)]
+        b: Option<usize>,
         #[serde(default)]
         latency_ms: u64,
         #[serde(default)]
@@ -79,9 +85,9 @@ pub enum Step {
         #[serde(default)]
         confirmations: Option<u64>,
         #[serde(default)]
-        mode: Option<String>,
+        mode: Option<TimestampMode>,
         #[serde(default)]
-        rule: Option<String>,
+        rule: Option<ForgeRule>,
     },
     /// Every node honest again, hash power as before the attack.
     StopAttack {},
@@ -227,6 +233,13 @@ impl Scenario {
                 Step::Links { loss, .. } if !(0.0..=1.0).contains(loss) => {
                     Err(format!("loss = {loss}: a chance from 0 to 1"))
                 }
+                Step::Links { a, b, .. } => match (a, b) {
+                    (None, Some(_)) => Err("b needs a: name a node for each end".to_owned()),
+                    (Some(a), Some(b)) if a == b => {
+                        Err(format!("a = b = {a}: a link joins two nodes"))
+                    }
+                    _ => a.iter().chain(b.iter()).try_for_each(|&i| node(i)),
+                },
                 Step::Attack {
                     kind,
                     node: index,
@@ -235,30 +248,19 @@ impl Scenario {
                     mode,
                     rule,
                 } => {
-                    let params = match kind {
-                        AttackKind::Private if confirmations.is_none() => {
-                            Err("a private attack needs confirmations".to_owned())
-                        }
-                        AttackKind::Timestamp
-                            if !matches!(mode.as_deref(), Some("future" | "past")) =>
-                        {
-                            Err("a timestamp attack needs mode = \"future\" or \"past\"".to_owned())
-                        }
-                        AttackKind::Forger
-                            if !matches!(
-                                rule.as_deref(),
-                                Some(
-                                    "bad_proof_of_work"
-                                        | "bad_merkle_root"
-                                        | "wrong_bits"
-                                        | "wrong_previous_hash"
-                                )
-                            ) =>
-                        {
-                            Err("a forger needs rule = \"bad_proof_of_work\", \"bad_merkle_root\", \"wrong_bits\" or \"wrong_previous_hash\"".to_owned())
-                        }
-                        _ => Ok(()),
-                    };
+                    // The same check `POST /attacks` makes.
+                    let params = AttackRequest {
+                        kind: *kind,
+                        node: index.to_string(),
+                        hashrate_share: *hashrate_share,
+                        confirmations: *confirmations,
+                        entry: None,
+                        double_spend: None,
+                        mode: *mode,
+                        rule: *rule,
+                    }
+                    .strategy()
+                    .map_err(|err| err.to_string());
                     if let Err(message) = params {
                         Err(message)
                     } else if attacking {
@@ -364,6 +366,18 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.line, 7, "{err}");
         assert!(err.message.contains("node 7"), "{err}");
+    }
+
+    #[test]
+    fn links_name_existing_distinct_nodes_and_b_only_with_a() {
+        let ok = parse("[[step]]\ndo = \"links\"\na = 0\nb = 2\nlatency_ms = 5\n");
+        assert!(ok.is_ok(), "{ok:?}");
+        let missing = parse("[[step]]\ndo = \"links\"\na = 7\n").unwrap_err();
+        assert!(missing.message.contains("node 7"), "{missing}");
+        let same = parse("[[step]]\ndo = \"links\"\na = 1\nb = 1\n").unwrap_err();
+        assert!(same.message.contains("two nodes"), "{same}");
+        let alone = parse("[[step]]\ndo = \"links\"\nb = 1\n").unwrap_err();
+        assert!(alone.message.contains("b needs a"), "{alone}");
     }
 
     #[test]

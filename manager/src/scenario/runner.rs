@@ -4,7 +4,7 @@
 //! line per step (and every few seconds while mining) goes to the
 //! `progress` callback; the figures come back as a [`Report`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -18,6 +18,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
 use shared::attack::{AttackKind, AttackRequest};
+use shared::strategy::{ForgeRule, TimestampMode};
 
 use super::format::{Expect, Scenario, Step};
 use super::report::{Check, Measurement, MinerFigures, Report};
@@ -67,13 +68,22 @@ pub enum RunError {
     },
 }
 
-/// Every block the hub reported: who mined it and on what, for the race
-/// figures (γ) of a selfish attack.
+/// Every block the hub reported: who mined it and on what, and in what
+/// order things happened, for the race figures (γ) of a selfish attack.
 #[derive(Debug, Default)]
 struct BlockLog {
     miner: HashMap<BlockHash, String>,
     parent: HashMap<BlockHash, BlockHash>,
     height: HashMap<BlockHash, u64>,
+    /// When each block was mined, as a position in the hub's event order.
+    mined_at: HashMap<BlockHash, u64>,
+    /// Each time a node published exactly one withheld block: the node, the
+    /// block, and the position of the announcement.
+    single_releases: Vec<(String, BlockHash, u64)>,
+    /// Positions given so far.
+    clock: u64,
+    /// Races before this position are forgotten (`reset_stats`).
+    since: u64,
 }
 
 /// What a running `attack` step changed, to undo and to judge it.
@@ -219,12 +229,20 @@ async fn log_blocks(manager: Manager, log: Arc<Mutex<BlockLog>>) {
             return;
         }
         let mut log = log.lock().unwrap_or_else(|poison| poison.into_inner());
+        log.clock += 1;
+        let now = log.clock;
         match event.kind {
             EventKind::BlockMined { hash, height, .. } => {
                 if let Some(node) = event.node {
                     log.miner.insert(hash, node);
                 }
                 log.height.insert(hash, height);
+                log.mined_at.insert(hash, now);
+            }
+            EventKind::BlocksPublished { count: 1, tip } => {
+                if let Some(node) = event.node {
+                    log.single_releases.push((node, tip, now));
+                }
             }
             EventKind::BlockAccepted {
                 hash,
@@ -243,7 +261,12 @@ async fn log_blocks(manager: Manager, log: Arc<Mutex<BlockLog>>) {
 /// A short name of a step, for progress lines and errors.
 fn describe(step: &Step) -> String {
     match step {
-        Step::Links { latency_ms, .. } => format!("links {latency_ms} ms"),
+        Step::Links {
+            a, b, latency_ms, ..
+        } => {
+            let end = |i: &Option<usize>| i.map_or("*".to_owned(), |i| format!("node {i}"));
+            format!("links {}-{} {latency_ms} ms", end(a), end(b))
+        }
         Step::HashPower { shares } => format!("hash_power {shares:?}"),
         Step::ResetStats {} => "reset_stats".to_owned(),
         Step::Mine { blocks } => format!("mine {blocks} blocks"),
@@ -283,11 +306,16 @@ impl Runner<'_> {
     async fn run_step(&mut self, step: &Step) -> Result<(), String> {
         match step {
             Step::Links {
+                a,
+                b,
                 latency_ms,
                 jitter_ms,
                 loss,
                 bandwidth_kbps,
             } => {
+                let end = |index: &Option<usize>| {
+                    index.map_or_else(|| "*".to_owned(), |i| self.nodes[i].1.clone())
+                };
                 let update = LinkConditionsUpdate {
                     peer: None,
                     latency_ms: Some(*latency_ms),
@@ -296,11 +324,10 @@ impl Runner<'_> {
                     bandwidth_kbps: Some(*bandwidth_kbps),
                     down: None,
                 };
-                // Every node's outgoing side of every link: the same as
-                // `POST /network/links {"a": "*", "b": "*"}`.
+                // The same as `POST /network/links`, "*" where no node is named.
                 let request = shared::api::NetworkLinksRequest {
-                    a: "*".to_owned(),
-                    b: "*".to_owned(),
+                    a: end(a),
+                    b: end(b),
                     preset: None,
                     latency_ms: update.latency_ms.map(|v| v as i64),
                     jitter_ms: update.jitter_ms.map(|v| v as i64),
@@ -320,6 +347,10 @@ impl Runner<'_> {
             }
             Step::ResetStats {} => {
                 self.manager.reset_stats().await;
+                {
+                    let mut log = self.blocks.lock().unwrap_or_else(|p| p.into_inner());
+                    log.since = log.clock + 1;
+                }
                 self.reset_at = Instant::now();
                 Ok(())
             }
@@ -483,8 +514,8 @@ impl Runner<'_> {
         index: usize,
         share: f64,
         confirmations: Option<u64>,
-        mode: &Option<String>,
-        rule: &Option<String>,
+        mode: &Option<TimestampMode>,
+        rule: &Option<ForgeRule>,
     ) -> Result<(), String> {
         let request = AttackRequest {
             kind,
@@ -493,8 +524,8 @@ impl Runner<'_> {
             confirmations,
             entry: None,
             double_spend: None,
-            mode: mode.clone(),
-            rule: rule.clone(),
+            mode: *mode,
+            rule: *rule,
         };
         self.manager
             .start_attack(&request)
@@ -622,7 +653,7 @@ impl Runner<'_> {
     }
 
     /// The attacker's share of the best chain against R(α, γ), with γ
-    /// measured from races (see [`gamma`]).
+    /// measured from races (see [`races`]).
     fn selfish_checks(
         &self,
         miners: &[MinerFigures],
@@ -634,13 +665,14 @@ impl Runner<'_> {
             .filter(|attack| attack.kind == AttackKind::Selfish)
             .ok_or("expect = \"selfish\" needs a selfish attack running")?;
         let attacker = &ids[attack.index];
-        let (gamma, races) = {
+        let races = {
             let log = self
                 .blocks
                 .lock()
                 .unwrap_or_else(|poison| poison.into_inner());
-            gamma(&log, attacker)
+            races(&log, attacker)
         };
+        let gamma = races.gamma();
         let measured = miners[attack.index].best_chain_share;
         let best: u64 = miners.iter().map(|m| m.best_chain_blocks).sum();
         let gamma_used = gamma.unwrap_or(0.0);
@@ -664,7 +696,10 @@ impl Runner<'_> {
                 figure: "gamma".to_owned(),
                 measured: gamma_used,
                 expected: gamma_used,
-                note: format!("measured over {races} honest blocks on a race (not predicted)"),
+                note: format!(
+                    "measured, not predicted: {} races; {} settled by honest blocks, {} of them on the attacker's; {} by the attacker",
+                    races.races, races.honest_settled, races.on_attacker, races.attacker_settled
+                ),
             },
         ])
     }
@@ -705,44 +740,90 @@ impl Runner<'_> {
     }
 }
 
-/// γ from the block log: at every height where an attacker's block and an
-/// honest block compete (a race), each honest block mined on one of them
-/// counts; γ is the share of those built on the attacker's. `None` when no
-/// honest block followed a race; the second figure is how many did.
-fn gamma(log: &BlockLog, attacker: &str) -> (Option<f64>, u64) {
-    let mut by_height: BTreeMap<u64, Vec<BlockHash>> = BTreeMap::new();
+/// How the 1–1 races of a selfish attack ended, from the block log.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Races {
+    /// The attacker published one withheld block to match an honest block
+    /// of the same height already mined.
+    races: u64,
+    /// Races the next block settled that an honest node mined...
+    honest_settled: u64,
+    /// ...and of those, the ones it mined on the attacker's block.
+    on_attacker: u64,
+    /// Races the attacker settled itself (its next block).
+    attacker_settled: u64,
+}
+
+impl Races {
+    /// γ: the share of honest power that mined on the attacker's block
+    /// during a race, estimated as the share of honest-settled races
+    /// settled on it (an honest block lands on the attacker's side with
+    /// probability γ, whoever mined the rival).
+    fn gamma(&self) -> Option<f64> {
+        (self.honest_settled > 0).then(|| self.on_attacker as f64 / self.honest_settled as f64)
+    }
+}
+
+/// The 1–1 races of Eyal and Sirer's state 0′ since the last reset: each
+/// time `attacker` announced a single withheld block A while an honest block
+/// B of A's height was already mined, the first block mined after on A or
+/// on such a B settles it. A publication that came after a block on top of
+/// B was already mined was no race (the honest chain was ahead).
+fn races(log: &BlockLog, attacker: &str) -> Races {
+    let mut by_height: HashMap<u64, Vec<BlockHash>> = HashMap::new();
     for (hash, height) in &log.height {
         by_height.entry(*height).or_default().push(*hash);
     }
-    let mut on_attacker = 0u64;
-    let mut followed = 0u64;
-    for blocks in by_height.values() {
-        let theirs: Vec<&BlockHash> = blocks
-            .iter()
-            .filter(|hash| log.miner.get(*hash).is_some_and(|m| m == attacker))
-            .collect();
-        let honest: Vec<&BlockHash> = blocks
-            .iter()
-            .filter(|hash| log.miner.get(*hash).is_some_and(|m| m != attacker))
-            .collect();
-        if theirs.is_empty() || honest.is_empty() {
+    let is_attackers = |hash: &BlockHash| log.miner.get(hash).is_some_and(|m| m == attacker);
+    let mut out = Races::default();
+    for (node, block, published_at) in &log.single_releases {
+        if node != attacker || *published_at < log.since {
             continue;
         }
-        for (child, parent) in &log.parent {
-            let honest_child = log.miner.get(child).is_some_and(|m| m != attacker);
-            if !honest_child {
-                continue;
-            }
-            if theirs.contains(&parent) {
-                on_attacker += 1;
-                followed += 1;
-            } else if honest.contains(&parent) {
-                followed += 1;
+        let Some(height) = log.height.get(block) else {
+            continue;
+        };
+        let rivals: Vec<BlockHash> = by_height
+            .get(height)
+            .into_iter()
+            .flatten()
+            .filter(|hash| {
+                !is_attackers(hash) && log.mined_at.get(*hash).is_some_and(|t| t < published_at)
+            })
+            .copied()
+            .collect();
+        if rivals.is_empty() {
+            continue;
+        }
+        // The first block mined on either side.
+        let first_child = by_height
+            .get(&(height + 1))
+            .into_iter()
+            .flatten()
+            .filter(|hash| {
+                log.parent
+                    .get(*hash)
+                    .is_some_and(|parent| parent == block || rivals.contains(parent))
+            })
+            .filter_map(|hash| log.mined_at.get(hash).map(|t| (*t, *hash)))
+            .min();
+        let Some((mined_at, child)) = first_child else {
+            continue;
+        };
+        if mined_at < *published_at {
+            continue;
+        }
+        out.races += 1;
+        if is_attackers(&child) {
+            out.attacker_settled += 1;
+        } else {
+            out.honest_settled += 1;
+            if log.parent.get(&child) == Some(block) {
+                out.on_attacker += 1;
             }
         }
     }
-    let gamma = (followed > 0).then(|| on_attacker as f64 / followed as f64);
-    (gamma, followed)
+    out
 }
 
 /// The measured stale rate against 1 − e^(−τ/T): τ the median time for a
@@ -774,4 +855,115 @@ fn stale_checks(stats: &NetworkStats, elapsed_ms: u64, interval_ms: u64) -> Vec<
             note: format!("the same with the lab chain's T={interval_ms} ms"),
         },
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash(tag: u8) -> BlockHash {
+        BlockHash::from_bytes([tag; 32])
+    }
+
+    /// A log written as the hub would see it, one call per event.
+    #[derive(Default)]
+    struct Script(BlockLog);
+
+    impl Script {
+        fn tick(&mut self) -> u64 {
+            self.0.clock += 1;
+            self.0.clock
+        }
+        fn mined(&mut self, miner: &str, tag: u8, parent: u8, height: u64) -> &mut Self {
+            let now = self.tick();
+            let log = &mut self.0;
+            log.miner.insert(hash(tag), miner.to_owned());
+            log.parent.insert(hash(tag), hash(parent));
+            log.height.insert(hash(tag), height);
+            log.mined_at.insert(hash(tag), now);
+            self
+        }
+        fn published(&mut self, miner: &str, tag: u8) -> &mut Self {
+            let now = self.tick();
+            self.0
+                .single_releases
+                .push((miner.to_owned(), hash(tag), now));
+            self
+        }
+    }
+
+    #[test]
+    fn a_race_settled_by_an_honest_block_on_the_attackers_counts_toward_gamma() {
+        let mut s = Script::default();
+        s.mined("a", 1, 0, 1) // withheld
+            .mined("h1", 2, 0, 1) // the honest rival
+            .published("a", 1) // the race
+            .mined("h2", 3, 1, 2); // an honest node mines on the attacker's
+        let races = races(&s.0, "a");
+        assert_eq!(
+            races,
+            Races {
+                races: 1,
+                honest_settled: 1,
+                on_attacker: 1,
+                attacker_settled: 0
+            }
+        );
+        assert_eq!(races.gamma(), Some(1.0));
+    }
+
+    #[test]
+    fn races_settled_on_the_honest_side_or_by_the_attacker_are_told_apart() {
+        let mut s = Script::default();
+        s.mined("a", 1, 0, 1)
+            .mined("h1", 2, 0, 1)
+            .published("a", 1)
+            .mined("h1", 3, 2, 2) // on the honest rival
+            .mined("a", 4, 3, 3)
+            .mined("h2", 5, 3, 3)
+            .published("a", 4)
+            .mined("a", 6, 4, 4); // the attacker settles it
+        let races = races(&s.0, "a");
+        assert_eq!(
+            races,
+            Races {
+                races: 2,
+                honest_settled: 1,
+                on_attacker: 0,
+                attacker_settled: 1
+            }
+        );
+        assert_eq!(races.gamma(), Some(0.0));
+    }
+
+    #[test]
+    fn a_publication_without_an_earlier_rival_or_after_the_honest_chain_moved_on_is_no_race() {
+        let mut s = Script::default();
+        // No honest block at its height was mined before it.
+        s.mined("a", 1, 0, 1).published("a", 1).mined("h1", 2, 0, 1);
+        // The honest side already built on its rival.
+        s.mined("a", 3, 1, 2)
+            .mined("h1", 4, 1, 2)
+            .mined("h1", 5, 4, 3)
+            .published("a", 3);
+        // A release by another node, and blocks of heights with two honest
+        // blocks, are not the attacker's races either.
+        s.mined("b", 6, 5, 4)
+            .mined("h1", 7, 5, 4)
+            .published("b", 6)
+            .mined("h2", 8, 6, 5);
+        assert_eq!(races(&s.0, "a"), Races::default());
+        assert_eq!(races(&s.0, "a").gamma(), None);
+    }
+
+    #[test]
+    fn races_before_a_reset_are_forgotten() {
+        let mut s = Script::default();
+        s.mined("a", 1, 0, 1)
+            .mined("h1", 2, 0, 1)
+            .published("a", 1)
+            .mined("h2", 3, 1, 2);
+        s.0.since = s.0.clock + 1;
+        assert_eq!(races(&s.0, "a"), Races::default());
+    }
 }
