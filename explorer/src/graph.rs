@@ -70,7 +70,7 @@ pub fn link_key(a: &str, b: &str) -> (String, String) {
 
 /// Finds links by their ends, and nodes by their addresses, for the events
 /// that name a sender by address (`block_accepted`'s `from`).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct LinkIndex {
     by_ends: HashMap<(String, String), usize>,
     id_by_address: HashMap<String, String>,
