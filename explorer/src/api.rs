@@ -468,7 +468,10 @@ impl JsonCall {
 
     /// Cuts the network into `groups` (node ids) and the nodes left over.
     pub fn partition(groups: &[Vec<String>]) -> Self {
-        Self::post("/network/partition", serde_json::json!({ "groups": groups }))
+        Self::post(
+            "/network/partition",
+            serde_json::json!({ "groups": groups }),
+        )
     }
 }
 
@@ -484,7 +487,8 @@ impl Api {
     /// Sends a [`JsonCall`] and reads a `T` from its answer.
     pub async fn send_json<T: DeserializeOwned>(&self, json: JsonCall) -> Result<T, ApiError> {
         let JsonCall { call, body } = json;
-        let mut request = Request::post(&self.url(&call)).header("Content-Type", "application/json");
+        let mut request =
+            Request::post(&self.url(&call)).header("Content-Type", "application/json");
         if let Some(authorization) = self.authorization(&call) {
             request = request.header("Authorization", &authorization);
         }
@@ -530,18 +534,16 @@ mod network_call_tests {
         assert_eq!(links.call.path, "/network/links");
         assert!(links.call.command);
         // The manager's own request type reads the body back.
-        let request: shared::api::NetworkLinksRequest =
-            serde_json::from_value(links.body).unwrap();
+        let request: shared::api::NetworkLinksRequest = serde_json::from_value(links.body).unwrap();
         assert_eq!((request.a.as_str(), request.b.as_str()), ("n1", "n2"));
         assert_eq!(request.latency_ms, Some(300));
         assert_eq!(request.down, Some(false));
         let preset: shared::api::NetworkLinksRequest =
             serde_json::from_value(JsonCall::links_preset(LinkPreset::Global).body).unwrap();
         assert_eq!(preset.preset, Some(LinkPreset::Global));
-        let partition: shared::api::PartitionRequest = serde_json::from_value(
-            JsonCall::partition(&[vec!["n1".into(), "n2".into()]]).body,
-        )
-        .unwrap();
+        let partition: shared::api::PartitionRequest =
+            serde_json::from_value(JsonCall::partition(&[vec!["n1".into(), "n2".into()]]).body)
+                .unwrap();
         assert_eq!(partition.groups, vec![vec!["n1", "n2"]]);
         let topology: shared::api::TopologyRequest =
             serde_json::from_value(JsonCall::topology("ring").body).unwrap();

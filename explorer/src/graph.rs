@@ -219,8 +219,14 @@ mod tests {
             let c = circle(n);
             assert_eq!(c.points.len(), n);
             for p in &c.points {
-                assert!(p.x >= MARGIN - 0.01 && p.x <= c.size - MARGIN + 0.01, "{n}: {p:?}");
-                assert!(p.y >= MARGIN - 0.01 && p.y <= c.size - MARGIN + 0.01, "{n}: {p:?}");
+                assert!(
+                    p.x >= MARGIN - 0.01 && p.x <= c.size - MARGIN + 0.01,
+                    "{n}: {p:?}"
+                );
+                assert!(
+                    p.y >= MARGIN - 0.01 && p.y <= c.size - MARGIN + 0.01,
+                    "{n}: {p:?}"
+                );
             }
             // Neighbours (and so every pair) are at least SPACING apart
             // once there is more than one node.
@@ -253,7 +259,11 @@ mod tests {
             Some((1, "n3".to_owned()))
         );
         assert_eq!(index.travelled("127.0.0.1:n3", "n1"), None, "no such link");
-        assert_eq!(index.travelled("127.0.0.1:9999", "n1"), None, "unknown sender");
+        assert_eq!(
+            index.travelled("127.0.0.1:9999", "n1"),
+            None,
+            "unknown sender"
+        );
         assert_eq!(index.id_at("127.0.0.1:5004"), Some("n4"));
     }
 

@@ -497,7 +497,11 @@ pub(crate) mod tests {
         ));
         let flights = net.flights.get_untracked();
         assert_eq!(flights.len(), FLIGHTS);
-        assert!(flights.iter().all(|f| f.from == "127.0.0.1:5001" && f.to == "a"));
+        assert!(
+            flights
+                .iter()
+                .all(|f| f.from == "127.0.0.1:5001" && f.to == "a")
+        );
         assert!(flights.windows(2).all(|w| w[0].seq < w[1].seq));
         assert_eq!(flights.last().unwrap().seq, FLIGHTS as u64 + 3);
     }

@@ -82,7 +82,12 @@ pub fn node_statuses(tree: &BlockTree) -> BTreeMap<String, SyncStatus> {
     let main_height = main_at.map_or(0, |at| slots[at].header.index);
     tree.tips()
         .iter()
-        .map(|(node, tip)| (node.clone(), status_of(tree, &on_main, main_at, main_height, tip)))
+        .map(|(node, tip)| {
+            (
+                node.clone(),
+                status_of(tree, &on_main, main_at, main_height, tip),
+            )
+        })
         .collect()
 }
 

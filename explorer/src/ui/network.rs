@@ -303,7 +303,8 @@ pub fn NetworkPanel() -> impl IntoView {
             links
                 .iter()
                 .map(|l| {
-                    let show = few || open.as_ref() == Some(&l.key) || hovered.as_ref() == Some(&l.key);
+                    let show =
+                        few || open.as_ref() == Some(&l.key) || hovered.as_ref() == Some(&l.key);
                     (l.clone(), show)
                 })
                 .collect::<Vec<_>>()
@@ -549,19 +550,14 @@ fn NetworkControls(net: Network, view: View) -> impl IntoView {
             kind
         };
         let api = net.api();
-        command(
-            net,
-            view,
-            format!("Rewiring as {text}…"),
-            async move {
-                let body: NetworkBody = api.send_json(JsonCall::topology(&text)).await?;
-                Ok(format!(
-                    "Topology {}: {} links",
-                    body.topology,
-                    body.links.len()
-                ))
-            },
-        );
+        command(net, view, format!("Rewiring as {text}…"), async move {
+            let body: NetworkBody = api.send_json(JsonCall::topology(&text)).await?;
+            Ok(format!(
+                "Topology {}: {} links",
+                body.topology,
+                body.links.len()
+            ))
+        });
     };
     let apply_preset = move |_| {
         let chosen = match preset.get_untracked().as_str() {
@@ -747,10 +743,12 @@ fn LinkForm(net: Network, view: View, link: NetworkLink) -> impl IntoView {
         let (a, b) = (a.clone(), b.clone());
         let names = format!("{} – {}", net.name_of(&a), net.name_of(&b));
         command(net, view, format!("Changing link {names}…"), async move {
-            let body: shared::api::NetworkLinksBody = api
-                .send_json(JsonCall::links(&a, &b, &conditions))
-                .await?;
-            Ok(format!("Link {names} set ({} ends changed)", body.links.len()))
+            let body: shared::api::NetworkLinksBody =
+                api.send_json(JsonCall::links(&a, &b, &conditions)).await?;
+            Ok(format!(
+                "Link {names} set ({} ends changed)",
+                body.links.len()
+            ))
         });
     };
     let field = |id: &'static str, label: &'static str, value: RwSignal<String>| {
