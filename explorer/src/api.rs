@@ -20,6 +20,7 @@ use shared::api::{
     ChainBody, ErrorBody, MessageBody, MinedBody, NodeSummary, NodesBody, ShutdownReport,
     StatusBody, TipsBody,
 };
+use shared::api::{LinkConditions, LinkPreset, NetworkBody};
 use shared::{Block, BlockHash};
 
 /// Most requests answer in milliseconds; this only catches a hung manager.
@@ -404,6 +405,150 @@ async fn read<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
         return Err(ApiError::Refused { status, message });
     }
     serde_json::from_str(&text).map_err(|err| ApiError::BadAnswer(err.to_string()))
+}
+
+// ---------------------------------------------------------------------------
+// The network view's calls: the manager's lab API (`/network…`).
+// ---------------------------------------------------------------------------
+
+/// A call that carries a JSON body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonCall {
+    pub call: Call,
+    pub body: serde_json::Value,
+}
+
+impl Call {
+    pub fn network() -> Self {
+        Self::read("/network".into())
+    }
+
+    pub fn network_heal() -> Self {
+        Self::command(Method::Post, "/network/heal".into(), TIMEOUT_MS)
+    }
+}
+
+impl JsonCall {
+    fn post(path: &str, body: serde_json::Value) -> Self {
+        Self {
+            call: Call::command(Method::Post, path.to_owned(), TIMEOUT_MS * 2),
+            body,
+        }
+    }
+
+    /// `kind`: `full`, `ring`, `line`, `star`, `random:K`, `small-world:K`.
+    pub fn topology(kind: &str) -> Self {
+        Self::post("/network/topology", serde_json::json!({ "kind": kind }))
+    }
+
+    /// New conditions for both directions of the link between `a` and `b`
+    /// (`*` for every node).
+    pub fn links(a: &str, b: &str, conditions: &LinkConditions) -> Self {
+        Self::post(
+            "/network/links",
+            serde_json::json!({
+                "a": a,
+                "b": b,
+                "latency_ms": conditions.latency_ms,
+                "jitter_ms": conditions.jitter_ms,
+                "loss": conditions.loss,
+                "bandwidth_kbps": conditions.bandwidth_kbps,
+                "down": conditions.down,
+            }),
+        )
+    }
+
+    /// A named preset on every link.
+    pub fn links_preset(preset: LinkPreset) -> Self {
+        Self::post(
+            "/network/links",
+            serde_json::json!({ "a": "*", "b": "*", "preset": preset }),
+        )
+    }
+
+    /// Cuts the network into `groups` (node ids) and the nodes left over.
+    pub fn partition(groups: &[Vec<String>]) -> Self {
+        Self::post(
+            "/network/partition",
+            serde_json::json!({ "groups": groups }),
+        )
+    }
+}
+
+impl Api {
+    pub async fn network(&self) -> Result<NetworkBody, ApiError> {
+        self.fetch(Call::network()).await
+    }
+
+    pub async fn network_heal(&self) -> Result<NetworkBody, ApiError> {
+        self.fetch(Call::network_heal()).await
+    }
+
+    /// Sends a [`JsonCall`] and reads a `T` from its answer.
+    pub async fn send_json<T: DeserializeOwned>(&self, json: JsonCall) -> Result<T, ApiError> {
+        let JsonCall { call, body } = json;
+        let mut request =
+            Request::post(&self.url(&call)).header("Content-Type", "application/json");
+        if let Some(authorization) = self.authorization(&call) {
+            request = request.header("Authorization", &authorization);
+        }
+        let abort = web_sys::AbortController::new().ok();
+        let request = request
+            .abort_signal(abort.as_ref().map(|a| a.signal()).as_ref())
+            .body(body.to_string())
+            .map_err(|err| ApiError::BadAnswer(err.to_string()))?;
+        let sent = Box::pin(request.send());
+        let timer = Box::pin(TimeoutFuture::new(call.timeout_ms));
+        let response = match select(sent, timer).await {
+            Either::Left((response, _)) => {
+                response.map_err(|err| ApiError::Unreachable(err.to_string()))?
+            }
+            Either::Right(_) => {
+                if let Some(abort) = abort {
+                    abort.abort();
+                }
+                return Err(ApiError::TimedOut(call.timeout_ms / 1000));
+            }
+        };
+        read(response).await.map_err(|err| match err {
+            ApiError::Refused { status: 401, .. } => self.unauthorized(&call),
+            err => err,
+        })
+    }
+}
+
+#[cfg(test)]
+mod network_call_tests {
+    use super::*;
+
+    #[test]
+    fn the_lab_calls_are_commands_with_the_bodies_the_manager_takes() {
+        let api = Api::new("http://127.0.0.1:4999").with_token(Some("t"));
+        assert_eq!(api.authorization(&Call::network()), None, "a read");
+        assert!(api.authorization(&Call::network_heal()).is_some());
+        let slow = LinkConditions {
+            latency_ms: 300,
+            ..LinkConditions::CLEAR
+        };
+        let links = JsonCall::links("n1", "n2", &slow);
+        assert_eq!(links.call.path, "/network/links");
+        assert!(links.call.command);
+        // The manager's own request type reads the body back.
+        let request: shared::api::NetworkLinksRequest = serde_json::from_value(links.body).unwrap();
+        assert_eq!((request.a.as_str(), request.b.as_str()), ("n1", "n2"));
+        assert_eq!(request.latency_ms, Some(300));
+        assert_eq!(request.down, Some(false));
+        let preset: shared::api::NetworkLinksRequest =
+            serde_json::from_value(JsonCall::links_preset(LinkPreset::Global).body).unwrap();
+        assert_eq!(preset.preset, Some(LinkPreset::Global));
+        let partition: shared::api::PartitionRequest =
+            serde_json::from_value(JsonCall::partition(&[vec!["n1".into(), "n2".into()]]).body)
+                .unwrap();
+        assert_eq!(partition.groups, vec![vec!["n1", "n2"]]);
+        let topology: shared::api::TopologyRequest =
+            serde_json::from_value(JsonCall::topology("ring").body).unwrap();
+        assert_eq!(topology.kind.to_string(), "ring");
+    }
 }
 
 #[cfg(test)]

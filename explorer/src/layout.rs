@@ -166,6 +166,25 @@ pub fn layout(tree: &BlockTree) -> Layout {
     }
 }
 
+/// Branch colours: lane `k` is drawn in colour `k % LANE_COLOURS` (CSS
+/// classes `lane-0` …), in the block tree and on the network graph alike,
+/// so a node is filled with the colour of the branch its tip is on.
+pub const LANE_COLOURS: u32 = 8;
+
+pub fn lane_class(lane: u32) -> String {
+    format!("lane-{}", lane % LANE_COLOURS)
+}
+
+/// The lane of each node's tip, by node id (nodes whose tip is not drawn
+/// are left out).
+pub fn tip_lanes(layout: &Layout) -> HashMap<String, u32> {
+    layout
+        .blocks
+        .iter()
+        .flat_map(|b| b.tip_of.iter().map(move |node| (node.clone(), b.lane)))
+        .collect()
+}
+
 /// A tree for tests and the benchmark: one chain of `length` blocks from
 /// genesis, with `forks` side branches near its end and a stale branch every
 /// `stale_every` heights. Headers are made up (not mined): the layout only
@@ -234,6 +253,13 @@ mod tests {
         assert_no_shared_cells(&layout);
         assert!(layout.lanes >= 3);
         assert_eq!(layout.in_heights(10, 10).len(), 2);
+        // The main chain's nodes get lane 0's colour, the forks others.
+        let lanes = tip_lanes(&layout);
+        assert_eq!(lanes.len(), 3);
+        assert_eq!(lanes["node-0"], 0);
+        assert!(lanes["node-1"] > 0 && lanes["node-2"] > 0);
+        assert_ne!(lanes["node-1"], lanes["node-2"]);
+        assert_eq!(lane_class(9), "lane-1");
     }
 
     /// No two blocks are drawn in the same (height, lane) cell.

@@ -17,6 +17,9 @@
 //! - [`clock`]: the browser's clocks, the one place that reads them.
 //! - [`charts`]: block interval and difficulty by height.
 //! - [`format`]: how hashes, rates and counts are written.
+//! - [`status`]: each node against the majority chain (in sync, lagging,
+//!   diverged and where).
+//! - [`graph`]: the network graph's layout, link lookup and link words.
 //! - [`ui`]: the components, one panel per module.
 
 pub mod api;
@@ -25,9 +28,11 @@ pub mod check;
 pub mod clock;
 pub mod feed;
 pub mod format;
+pub mod graph;
 pub mod layout;
 pub mod live;
 pub mod state;
+pub mod status;
 pub mod sync;
 pub mod token;
 pub mod tree;

@@ -85,6 +85,21 @@ pub struct Network {
     /// Blocks being fetched right now, so each is asked for once.
     pub(crate) inflight: StoredValue<HashSet<BlockHash>>,
     feed_seq: StoredValue<u64>,
+    /// The latest blocks seen travelling a link, oldest first, for the
+    /// network graph's animation (at most [`FLIGHTS`]).
+    pub flights: RwSignal<Vec<Flight>>,
+}
+
+/// Travelling blocks the network graph keeps drawn; older ones have
+/// finished their animation long before they drop out.
+pub const FLIGHTS: usize = 32;
+
+/// A block that reached node `to` from the node at address `from`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flight {
+    pub seq: u64,
+    pub from: String,
+    pub to: String,
 }
 
 impl Network {
@@ -103,6 +118,7 @@ impl Network {
             validation: RwSignal::new(None),
             inflight: StoredValue::new(HashSet::new()),
             feed_seq: StoredValue::new(0),
+            flights: RwSignal::new(Vec::new()),
         }
     }
 
@@ -215,6 +231,21 @@ impl Network {
         });
 
         let node_id = event.node.clone().unwrap_or_default();
+        if let EventKind::BlockAccepted {
+            from: Some(from), ..
+        } = &event.kind
+            && !node_id.is_empty()
+        {
+            self.flights.update(|flights| {
+                flights.push(Flight {
+                    seq,
+                    from: from.clone(),
+                    to: node_id.clone(),
+                });
+                let extra = flights.len().saturating_sub(FLIGHTS);
+                flights.drain(..extra);
+            });
+        }
         // The row: the same fold the manager applies to its own table.
         match &event.kind {
             EventKind::NodeStopped { address, .. } => self.node_stopped(address, &event.kind),
@@ -436,5 +467,42 @@ pub(crate) mod tests {
         assert!(net.set_token(" "));
         assert_eq!(net.token.get_untracked(), None);
         assert!(net.api().events_url().ends_with("/events"));
+    }
+
+    #[test]
+    fn a_block_from_a_peer_is_a_flight_and_only_the_latest_are_kept() {
+        let net = network();
+        for i in 0..(FLIGHTS as u8 + 3) {
+            net.apply(event(
+                Some("a"),
+                EventKind::BlockAccepted {
+                    height: 4,
+                    hash: BlockHash::from_bytes([i; 32]),
+                    previous_hash: BlockHash::from_bytes([3; 32]),
+                    from: Some("127.0.0.1:5001".into()),
+                    active: false,
+                },
+            ));
+        }
+        // A block without a sender (mined, or from the manager) is none.
+        net.apply(event(
+            Some("a"),
+            EventKind::BlockAccepted {
+                height: 4,
+                hash: BlockHash::from_bytes([200; 32]),
+                previous_hash: BlockHash::from_bytes([3; 32]),
+                from: None,
+                active: false,
+            },
+        ));
+        let flights = net.flights.get_untracked();
+        assert_eq!(flights.len(), FLIGHTS);
+        assert!(
+            flights
+                .iter()
+                .all(|f| f.from == "127.0.0.1:5001" && f.to == "a")
+        );
+        assert!(flights.windows(2).all(|w| w[0].seq < w[1].seq));
+        assert_eq!(flights.last().unwrap().seq, FLIGHTS as u64 + 3);
     }
 }

@@ -123,7 +123,15 @@ fn steps(axe: &Path) -> Vec<Step> {
     ]);
     // The same explorer tests in Firefox: its end-to-end test, then its
     // component tests through geckodriver.
-    let mut e2e = cargo(&["test", "-p", "explorer", "--test", "e2e"]);
+    let mut e2e = cargo(&[
+        "test",
+        "-p",
+        "explorer",
+        "--test",
+        "e2e",
+        "--test",
+        "e2e_network",
+    ]);
     e2e.env("E2E_BROWSER", "firefox");
     let mut components = cargo(&[
         "test",

@@ -70,12 +70,13 @@ pub fn InspectorPanel() -> impl IntoView {
         let stale = net
             .tree
             .with(|t| !t.tips().is_empty() && !t.is_on_a_best_chain(&hash));
+        let fork = net.tree.with(|t| crate::status::fork_point(t, &hash));
         let entries = full.with(|f| match f {
             Some((h, Ok(block))) if *h == hash => Ok(Some(block.entries.clone())),
             Some((h, Err(err))) if *h == hash => Err(err.clone()),
             _ => Ok(None),
         });
-        Some(view! { <BlockDetails hash header holders stale entries/> }.into_any())
+        Some(view! { <BlockDetails hash header holders stale fork entries/> }.into_any())
     };
     view! {
         <section id="inspector" aria-labelledby="inspector-title">
@@ -93,8 +94,20 @@ fn BlockDetails(
     header: Header,
     holders: Vec<String>,
     stale: bool,
+    fork: Option<u64>,
     entries: Result<Option<Vec<Entry>>, String>,
 ) -> impl IntoView {
+    let stale_note = stale.then(|| {
+        let since = fork.map_or_else(
+            || "it left the main chain below the loaded blocks".to_owned(),
+            |h| format!("its branch left the main chain after block {h}"),
+        );
+        view! {
+            <p class="stale-note" data-field="stale-note">
+                {format!("Stale: no node has this block on its best chain; {since}. Its miner lost the race, and the work in it no longer counts.")}
+            </p>
+        }
+    });
     let net = expect_context::<Network>();
     let target = header.bits.to_target();
     let (target_text, verdict) = match target {
@@ -148,6 +161,7 @@ fn BlockDetails(
                 <span class="mono">{short_hash(&hash)}</span>
                 {stale.then_some(" (stale)")}
             </h3>
+            {stale_note}
             <dl class="header-fields">
                 <dt>"Hash"</dt>
                 <dd class="mono wrap">{hash_text.clone()}</dd>

@@ -7,6 +7,7 @@
 mod charts;
 mod feed_view;
 mod inspector;
+mod network;
 mod nodes;
 mod outcome;
 mod token_field;
@@ -24,6 +25,7 @@ use crate::state::Network;
 pub use charts::ChartsPanel;
 pub use feed_view::FeedPanel;
 pub use inspector::InspectorPanel;
+pub use network::NetworkPanel;
 pub use nodes::NodesPanel;
 pub use token_field::TokenField;
 pub use tree_view::TreePanel;
@@ -42,7 +44,7 @@ pub fn App() -> impl IntoView {
 }
 
 /// Rows of panels in `<main>`, shown one after the other.
-const PANEL_ROWS: u8 = 4;
+const PANEL_ROWS: u8 = 5;
 
 /// Every panel, reading the [`Network`] in context.
 ///
@@ -54,6 +56,10 @@ const PANEL_ROWS: u8 = 4;
 #[component]
 pub fn Shell() -> impl IntoView {
     let net = expect_context::<Network>();
+    // One layout of the tree for every panel that draws branches.
+    provide_context(tree_view::PageLayout(Memo::new(move |_| {
+        net.tree.with(crate::layout::layout)
+    })));
     let rows = RwSignal::new(0u8);
     Effect::new(move |_| {
         if net.heard.get() && rows.get_untracked() == 0 {
@@ -76,6 +82,7 @@ pub fn Shell() -> impl IntoView {
                 <ul>
                     <li><a href="#nodes">"Nodes"</a></li>
                     <li><a href="#tree">"Block tree"</a></li>
+                    <li><a href="#network">"Network"</a></li>
                     <li><a href="#inspector">"Inspector"</a></li>
                     <li><a href="#validation">"Validation"</a></li>
                     <li><a href="#charts">"Charts"</a></li>
@@ -86,8 +93,9 @@ pub fn Shell() -> impl IntoView {
         <main>
             {in_turn(rows, 1, || view! { <NodesPanel/> }.into_any())}
             {in_turn(rows, 2, || view! { <TreePanel/> }.into_any())}
-            {in_turn(rows, 3, || view! { <Columns><InspectorPanel/><ValidationPanel/></Columns> }.into_any())}
-            {in_turn(rows, 4, || view! { <Columns><ChartsPanel/><FeedPanel/></Columns> }.into_any())}
+            {in_turn(rows, 3, || view! { <NetworkPanel/> }.into_any())}
+            {in_turn(rows, 4, || view! { <Columns><InspectorPanel/><ValidationPanel/></Columns> }.into_any())}
+            {in_turn(rows, 5, || view! { <Columns><ChartsPanel/><FeedPanel/></Columns> }.into_any())}
         </main>
     }
 }

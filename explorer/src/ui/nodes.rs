@@ -18,17 +18,25 @@ use crate::state::{Network, Outcome};
 use crate::sync;
 
 /// The node table's column headings, left to right.
-const COLUMNS: [&str; 9] = [
+const COLUMNS: [&str; 10] = [
     "Node",
     "Id",
     "State",
     "Height",
     "Best hash",
+    "Chain",
     "Hash rate",
     "Mining",
     "Actions",
     "Result",
 ];
+
+/// Each node's [`crate::status::SyncStatus`], for the rows.
+#[derive(Clone, Copy)]
+struct Statuses(Memo<std::collections::BTreeMap<String, crate::status::SyncStatus>>);
+
+/// Rows the node table shows at once.
+const ROWS_PER_PAGE: usize = 25;
 
 /// What a row button does, given the API and the node's id.
 type Work = Box<dyn FnOnce(Api, String) -> Pin<Box<dyn Future<Output = Result<String, ApiError>>>>>;
@@ -127,9 +135,31 @@ pub fn NodesPanel() -> impl IntoView {
             })
         });
     };
+    // Every row's status from one pass over the tree.
+    provide_context(Statuses(Memo::new(move |_| {
+        net.tree.with(crate::status::node_statuses)
+    })));
+    // One page of rows at a time, so 100 nodes do not make 100 rows of
+    // buttons to draw and keep live.
+    let page = RwSignal::new(0usize);
+    let pages = move || net.nodes.with(|n| n.len().div_ceil(ROWS_PER_PAGE).max(1));
     let addresses = move || {
-        net.nodes
-            .with(|nodes| nodes.iter().map(|n| n.address.clone()).collect::<Vec<_>>())
+        let page = page.get().min(pages() - 1);
+        net.nodes.with(|nodes| {
+            nodes
+                .iter()
+                .skip(page * ROWS_PER_PAGE)
+                .take(ROWS_PER_PAGE)
+                .map(|n| n.address.clone())
+                .collect::<Vec<_>>()
+        })
+    };
+    let page_text = move || {
+        let total = net.nodes.with(Vec::len);
+        let page = page.get().min(pages() - 1);
+        let first = (page * ROWS_PER_PAGE + 1).min(total);
+        let last = ((page + 1) * ROWS_PER_PAGE).min(total);
+        format!("Nodes {first}–{last} of {total}")
     };
     view! {
         <section id="nodes" aria-labelledby="nodes-title">
@@ -189,6 +219,17 @@ pub fn NodesPanel() -> impl IntoView {
                     </tbody>
                 </table>
             </div>
+            <Show when=move || { pages() > 1 }>
+                <div class="pager">
+                    <button type="button" data-action="previous-page"
+                        disabled=move || page.get() == 0
+                        on:click=move |_| page.update(|p| *p = p.saturating_sub(1))>"Previous nodes"</button>
+                    <span role="status">{page_text}</span>
+                    <button type="button" data-action="next-page"
+                        disabled=move || { page.get() + 1 >= pages() }
+                        on:click=move |_| page.update(|p| *p += 1)>"Next nodes"</button>
+                </div>
+            </Show>
             <Show when=move || matches!(net.connection.get(), Connection::Offline { .. })>
                 <p class="hint">"The manager does not answer: the rows show what it last said."</p>
             </Show>
@@ -217,6 +258,15 @@ fn NodeRow(address: String) -> impl IntoView {
         })
     };
     let mining = move || node.with(|n| n.as_ref().is_some_and(|n| n.mining));
+    let statuses = expect_context::<Statuses>().0;
+    let sync = move || {
+        let id = id();
+        statuses.with(|s| {
+            s.get(&id)
+                .copied()
+                .unwrap_or(crate::status::SyncStatus::Unknown)
+        })
+    };
     let isolated = move || node.with(|n| n.as_ref().is_some_and(|n| n.isolated));
     let restartable = move || {
         node.with(|n| {
@@ -337,6 +387,9 @@ fn NodeRow(address: String) -> impl IntoView {
             <td class="num" data-field="height">{field(|n| n.height.map(count).unwrap_or_else(|| "—".into()))}</td>
             <td class="mono" data-field="best-hash">
                 {field(|n| n.best_hash.map(|h| short_hash(&h)).unwrap_or_else(|| "—".into()))}
+            </td>
+            <td data-field="sync">
+                <span class=move || format!("sync sync-{}", sync().class())>{move || sync().describe()}</span>
             </td>
             <td class="num">{field(|n| hash_rate(n.hash_rate))}</td>
             <td>{move || if mining() { "yes" } else { "no" }}</td>

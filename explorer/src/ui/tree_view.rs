@@ -9,7 +9,7 @@ use leptos::task::spawn_local;
 use shared::BlockHash;
 
 use crate::format::{blocks, count, short_hash};
-use crate::layout::{Layout, Placed, layout};
+use crate::layout::{Layout, Placed, lane_class, layout};
 use crate::state::Network;
 use crate::sync;
 
@@ -53,6 +53,7 @@ struct Drawn {
     parent_y: Option<i64>,
     stale: bool,
     tip_label: String,
+    lane: u32,
 }
 
 fn drawn(placed: &Placed, min_height: u64, names: &dyn Fn(&str) -> String) -> Drawn {
@@ -66,6 +67,7 @@ fn drawn(placed: &Placed, min_height: u64, names: &dyn Fn(&str) -> String) -> Dr
         parent_y: placed.parent_lane.map(|lane| y_of(lane) as i64),
         stale: placed.stale,
         tip_label: labels.join(" · "),
+        lane: placed.lane,
     }
 }
 
@@ -98,10 +100,22 @@ fn summary(layout: &Layout, tips: usize) -> String {
     )
 }
 
+/// The tree's layout, computed once per change for every panel that draws
+/// branches (the tree, the network graph's colours).
+#[derive(Clone, Copy)]
+pub struct PageLayout(pub Memo<Layout>);
+
+/// The page's [`PageLayout`], or a new one where no shell provided it.
+pub fn page_layout(net: Network) -> Memo<Layout> {
+    use_context::<PageLayout>()
+        .map(|p| p.0)
+        .unwrap_or_else(|| Memo::new(move |_| net.tree.with(layout)))
+}
+
 #[component]
 pub fn TreePanel() -> impl IntoView {
     let net = expect_context::<Network>();
-    let layout = Memo::new(move |_| net.tree.with(layout));
+    let layout = page_layout(net);
     let scroller = NodeRef::<leptos::html::Div>::new();
     let scroll_left = RwSignal::new(0.0f64);
     let view_width = RwSignal::new(1200.0f64);
@@ -200,6 +214,7 @@ pub fn TreePanel() -> impl IntoView {
                 <span class="legend">
                     <span class="key key-block">"block"</span>
                     <span class="key key-stale">"stale block"</span>
+                    <span class="key key-fork">"fork (each branch its own colour)"</span>
                     <span class="key key-selected">"selected"</span>
                     <span class="key key-tip">"5001: tip of node 5001"</span>
                 </span>
@@ -267,7 +282,7 @@ fn BlockMark(d: Drawn) -> impl IntoView {
     view! {
         {edge.map(|path| view! { <path class="edge" class:stale=d.stale d=path/> })}
         <g
-            class="block"
+            class=format!("block {}", lane_class(d.lane))
             class:stale=d.stale
             class:selected=selected
             data-hash=hash.to_string()

@@ -328,6 +328,18 @@ pub fn start_manager(data: &Path, dist: &Path) -> Manager {
 /// A manager on `port` ("0": any) with three regtest nodes, and with
 /// `token` if given; returns once its network is ready.
 pub fn start_manager_on(data: &Path, dist: &Path, port: &str, token: Option<&str>) -> Manager {
+    start_manager_sized(data, dist, port, token, 3)
+}
+
+/// [`start_manager_on`] with `nodes` nodes.
+pub fn start_manager_sized(
+    data: &Path,
+    dist: &Path,
+    port: &str,
+    token: Option<&str>,
+    nodes: usize,
+) -> Manager {
+    let nodes = nodes.to_string();
     let log = data.join("manager.log");
     let log_file = std::fs::File::options()
         .create(true)
@@ -342,7 +354,7 @@ pub fn start_manager_on(data: &Path, dist: &Path, port: &str, token: Option<&str
             "--node-port",
             "0",
             "-a",
-            "3",
+            &nodes,
             "--chain",
             "regtest",
         ])
@@ -569,6 +581,28 @@ pub async fn futures_text(client: &Client, css: &str) -> Vec<String> {
     let mut out = Vec::new();
     for el in client.find_all(Locator::Css(css)).await.unwrap_or_default() {
         out.push(el.text().await.unwrap_or_default());
+    }
+    out
+}
+
+/// The network graph's node at `address`: its drawn dot (geckodriver
+/// cannot scroll to an SVG `<g>`, so clicks go to the circle).
+pub fn graph_node(address: &str) -> String {
+    format!("#network-svg g.net-node[data-address=\"{address}\"]")
+}
+
+/// The network graph's link between node ids `a` and `b`, either way round.
+pub fn graph_link(a: &str, b: &str) -> String {
+    format!(
+        "#network-svg g.link[data-a=\"{a}\"][data-b=\"{b}\"], #network-svg g.link[data-a=\"{b}\"][data-b=\"{a}\"]"
+    )
+}
+
+/// An attribute of every element `css` matches.
+pub async fn attributes(client: &Client, css: &str, name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for el in client.find_all(Locator::Css(css)).await.unwrap_or_default() {
+        out.push(el.attr(name).await.ok().flatten().unwrap_or_default());
     }
     out
 }
