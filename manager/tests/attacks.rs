@@ -72,8 +72,9 @@ async fn every_bad_attack_request_is_refused_and_changes_nothing() {
             "mode",
         ),
         (
+            // Not one of the shared enum's rules: a body outside the schema.
             json!({"kind": "forger", "node": node, "hashrate_share": 0.3, "rule": "bad_vibes"}),
-            400,
+            422,
             "bad_vibes",
         ),
         (
