@@ -33,6 +33,9 @@ use crate::theory;
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(120);
 /// How often the runner looks at the network while it waits.
 const LOOK_EVERY: Duration = Duration::from_millis(250);
+/// Tips unchanged this long while they differ: a tie of equal work that no
+/// node will give up (first seen wins), so one more block settles it.
+const TIE_AFTER: Duration = Duration::from_secs(10);
 /// How often a progress line is written while mining.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
@@ -481,6 +484,8 @@ impl Runner<'_> {
     /// Wait until every running node holds the same tip.
     async fn settle(&self) -> Result<(), String> {
         let began = Instant::now();
+        let mut last_tips: Vec<Option<BlockHash>> = Vec::new();
+        let mut unchanged_since = Instant::now();
         loop {
             let tips: Vec<Option<BlockHash>> = self
                 .manager
@@ -495,6 +500,18 @@ impl Runner<'_> {
                 .is_some_and(|first| first.is_some() && tips.iter().all(|tip| tip == first))
             {
                 return Ok(());
+            }
+            if tips != last_tips {
+                last_tips = tips.clone();
+                unchanged_since = Instant::now();
+            } else if unchanged_since.elapsed() > TIE_AFTER {
+                // As on a real network, the next block breaks the tie: one
+                // from the first node, which every other node then adopts.
+                if let Some((_, address)) = self.nodes.first() {
+                    (self.progress)("      a tie of equal tips: mining one block to break it");
+                    let _ = self.manager.client().mine(address).await;
+                }
+                unchanged_since = Instant::now();
             }
             if began.elapsed() > SETTLE_TIMEOUT {
                 return Err(format!(
