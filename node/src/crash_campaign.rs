@@ -217,36 +217,27 @@ pub async fn run(campaign: &CrashCampaign) -> anyhow::Result<CrashReport> {
         let (stored, lost) = check_store(&miner_dir, &every_acked).await?;
 
         let restart_began = Instant::now();
-        let restarted = std::panic::catch_unwind(|| TestNode::start_in(&miner_dir, &miner_args));
+        let restarted =
+            std::panic::catch_unwind(|| TestNode::start_in(&miner_dir, &miner_args)).ok();
         let restart_ms = restart_began.elapsed().as_millis() as u64;
-        let Ok(restarted) = restarted else {
-            failed_restarts += 1;
-            runs.push(KillRecord {
-                kill,
-                ran_ms: ran.as_millis() as u64,
-                acked_by_mine: counts.0,
-                acked_by_event: counts.1,
-                acked_by_announce: counts.2,
-                acked_by_peer_accept: counts.3,
-                stored,
-                lost,
-                acked_height: max_acked_height,
-                height_after_restart: 0,
-                restart_ms,
-                chain_error: Some("the node did not start".into()),
-                converge_ms: None,
-            });
-            break;
+        let (height_after_restart, chain_error, converge_ms, stop) = match restarted {
+            Some(restarted) => {
+                miner = restarted;
+                let (height, chain_error) = check_chain(&miner).await;
+                if chain_error.is_some() {
+                    invalid_chains += 1;
+                }
+                let converge_ms = converge(&miner, &peer).await;
+                if converge_ms.is_none() {
+                    failed_converges += 1;
+                }
+                (height, chain_error, converge_ms, false)
+            }
+            None => {
+                failed_restarts += 1;
+                (0, Some("the node did not start".into()), None, true)
+            }
         };
-        miner = restarted;
-        let (height_after_restart, chain_error) = check_chain(&miner).await;
-        if chain_error.is_some() {
-            invalid_chains += 1;
-        }
-        let converge_ms = converge(&miner, &peer).await;
-        if converge_ms.is_none() {
-            failed_converges += 1;
-        }
         runs.push(KillRecord {
             kill,
             ran_ms: ran.as_millis() as u64,
@@ -262,6 +253,10 @@ pub async fn run(campaign: &CrashCampaign) -> anyhow::Result<CrashReport> {
             chain_error,
             converge_ms,
         });
+        if stop {
+            // With no node left there is nothing to kill again.
+            break;
+        }
     }
     peer_events.abort();
     let final_height = get::<StatusBody>(&miner, "/status")
