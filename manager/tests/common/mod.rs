@@ -6,7 +6,7 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
@@ -38,6 +38,49 @@ pub struct ManagerProcess {
     http: reqwest::Client,
     /// Sent as `Authorization: Bearer` on every request of this helper.
     token: Option<String>,
+    /// What it was started with, for [`Self::restart`].
+    nodes: u16,
+    extra: Vec<String>,
+}
+
+/// Starts `manager` over `data` and waits for its network to be ready;
+/// returns the process, its listening address and its ready line. Its
+/// stderr is appended to `stderr_path`, across restarts.
+fn launch(
+    data: &Path,
+    stderr_path: &Path,
+    nodes: u16,
+    extra: &[String],
+) -> (Announced, String, String) {
+    let stderr = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .open(stderr_path)
+        .expect("manager log file");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_manager"));
+    command.args(["-p", "0", "--node-port", "0"]);
+    // Regtest unless the test names a chain.
+    if !extra.iter().any(|arg| arg == "--chain") {
+        command.args(["--chain", "regtest"]);
+    }
+    command
+        .arg("-a")
+        .arg(nodes.to_string())
+        .arg("--data-dir")
+        .arg(data.join("nodes"))
+        .arg("--node-bin")
+        .arg(node_program())
+        .args(extra)
+        .stdin(Stdio::null())
+        .stderr(stderr);
+    let log = || std::fs::read_to_string(stderr_path).unwrap_or_default();
+    let process = spawn_announced(&mut command, LISTENING, READY_TIMEOUT)
+        .unwrap_or_else(|err| panic!("{err}; the manager's log:\n{}", log()));
+    let listening = process.rest.clone();
+    let Some(ready) = process.next_line(READY, READY_TIMEOUT) else {
+        panic!("no `{READY}` line from the manager; its log:\n{}", log());
+    };
+    (process, listening, format!("{READY}{ready}"))
 }
 
 impl ManagerProcess {
@@ -60,45 +103,37 @@ impl ManagerProcess {
 
     async fn start_in(data: TempDir, nodes: u16, extra: &[&str]) -> ManagerProcess {
         let stderr_path = data.path().join("manager.log");
-        let stderr = std::fs::File::create(&stderr_path).expect("manager log file");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_manager"));
-        command.args(["-p", "0", "--node-port", "0"]);
-        // Regtest unless the test names a chain.
-        if !extra.contains(&"--chain") {
-            command.args(["--chain", "regtest"]);
-        }
-        command
-            .arg("-a")
-            .arg(nodes.to_string())
-            .arg("--data-dir")
-            .arg(data.path().join("nodes"))
-            .arg("--node-bin")
-            .arg(node_program())
-            .args(extra)
-            .stdin(Stdio::null())
-            .stderr(stderr);
-        let log = || std::fs::read_to_string(&stderr_path).unwrap_or_default();
-        let process = spawn_announced(&mut command, LISTENING, READY_TIMEOUT)
-            .unwrap_or_else(|err| panic!("{err}; the manager's log:\n{}", log()));
-        let listening = process.rest.clone();
-        let Some(ready) = process.next_line(READY, READY_TIMEOUT) else {
-            panic!("no `{READY}` line from the manager; its log:\n{}", log());
-        };
+        let extra: Vec<String> = extra.iter().map(|arg| (*arg).to_owned()).collect();
+        let (process, listening, ready_line) = launch(data.path(), &stderr_path, nodes, &extra);
         let token = extra
             .iter()
-            .position(|arg| *arg == "--token")
+            .position(|arg| arg == "--token")
             .and_then(|at| extra.get(at + 1))
-            .map(|token| (*token).to_owned());
+            .cloned();
         ManagerProcess {
             process,
             url: format!("http://{listening}"),
             port: port_of(&listening),
-            ready_line: format!("{READY}{ready}"),
+            ready_line,
             data,
             stderr_path,
             http: http_client(),
             token,
+            nodes,
+            extra,
         }
+    }
+
+    /// A new manager on the same data directory and flags (after
+    /// [`Self::kill_hard`], say), as a person restarting it would; it may
+    /// listen on another port.
+    pub async fn restart(&mut self) {
+        let (process, listening, ready_line) =
+            launch(self.data.path(), &self.stderr_path, self.nodes, &self.extra);
+        self.process = process;
+        self.url = format!("http://{listening}");
+        self.port = port_of(&listening);
+        self.ready_line = ready_line;
     }
 
     /// The manager's stderr so far.
