@@ -5,7 +5,7 @@
 use std::str::FromStr;
 
 use shared::validation::{BlockError, ChainSummary};
-use shared::{Block, BlockHash, CompactTarget, Entry, MerkleRoot, Preset, validate_chain};
+use shared::{Block, BlockHash, ChainParams, CompactTarget, Entry, MerkleRoot, validate_chain};
 
 /// The outcome of validating one chain, with how long it took.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,17 +27,16 @@ impl CheckReport {
     }
 }
 
-/// Validates `blocks` (from genesis) under `preset`; `clock_ms` is a
+/// Validates `blocks` (from genesis) under `params`; `clock_ms` is a
 /// monotonic millisecond clock (`performance.now()` in the browser).
 pub fn check_chain(
-    preset: Preset,
+    params: &ChainParams,
     blocks: &[Block],
     now_ms: u64,
     clock_ms: impl Fn() -> f64,
 ) -> CheckReport {
-    let params = preset.params();
     let started = clock_ms();
-    let outcome = validate_chain(&params, blocks, now_ms);
+    let outcome = validate_chain(params, blocks, now_ms);
     let elapsed_ms = (clock_ms() - started).max(0.0);
     let blocks_checked = match &outcome {
         Ok(_) => blocks.len() as u64,
@@ -172,7 +171,7 @@ pub fn apply_tamper(blocks: &mut [Block], tamper: &Tamper) -> Result<(), TamperE
 mod tests {
     use super::*;
     use shared::Rejection;
-    use shared::extend_chain;
+    use shared::{Preset, extend_chain};
 
     fn chain() -> Vec<Block> {
         let params = Preset::Regtest.params();
@@ -203,16 +202,38 @@ mod tests {
     #[test]
     fn a_downloaded_chain_checks_valid() {
         let blocks = chain();
-        let report = check_chain(Preset::Regtest, &blocks, NOW, || 0.0);
+        let report = check_chain(&Preset::Regtest.params(), &blocks, NOW, || 0.0);
         assert!(report.is_valid());
         assert_eq!(report.blocks_checked, 6);
         assert_eq!(report.blocks_per_second(), None);
     }
 
+    /// A lab chain is checked under the rules its node's `/status` names,
+    /// and not under regtest's, whose genesis it does not share.
+    #[test]
+    fn a_lab_chain_checks_valid_under_the_rules_its_status_names() {
+        let lab = shared::LabChain {
+            block_interval_ms: 1_000,
+            network_attempts_per_sec: 16,
+        };
+        let params = shared::chain_params("lab", Some(lab)).unwrap();
+        let mut blocks = vec![params.genesis.clone()];
+        let mut now = 1_767_225_600_000;
+        extend_chain(&params, &mut blocks, 5, "miner", || {
+            now += 1_000;
+            now
+        });
+        assert!(check_chain(&params, &blocks, NOW, || 0.0).is_valid());
+        let err = check_chain(&Preset::Regtest.params(), &blocks, NOW, || 0.0)
+            .outcome
+            .unwrap_err();
+        assert_eq!(err.index, 0);
+    }
+
     #[test]
     fn tampering_an_entry_fails_at_that_block() {
         let blocks = tampered(3, TamperField::EntryText, "mallory", true);
-        let report = check_chain(Preset::Regtest, &blocks, NOW, || 0.0);
+        let report = check_chain(&Preset::Regtest.params(), &blocks, NOW, || 0.0);
         let err = report.outcome.unwrap_err();
         assert_eq!(err.index, 3);
         assert!(matches!(err.reason, Rejection::WrongMerkleRoot { .. }));
@@ -222,7 +243,7 @@ mod tests {
     #[test]
     fn without_restating_the_hash_the_stated_hash_gives_it_away() {
         let blocks = tampered(2, TamperField::Timestamp, "1767225600001", false);
-        let err = check_chain(Preset::Regtest, &blocks, NOW, || 0.0)
+        let err = check_chain(&Preset::Regtest.params(), &blocks, NOW, || 0.0)
             .outcome
             .unwrap_err();
         assert_eq!(err.index, 2);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use shared::api::{NodeState, NodeSummary, TipStatus};
 use shared::events::{Event, EventKind};
-use shared::{Block, BlockHash, Preset};
+use shared::{Block, BlockHash, ChainParams};
 
 use crate::api::Api;
 use crate::check::CheckReport;
@@ -46,7 +46,9 @@ pub enum Phase {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checked {
-    pub preset: Preset,
+    /// The rules the chain was checked under, rebuilt from the node's
+    /// `/status`.
+    pub params: Arc<ChainParams>,
     /// The chain as the node sent it; tampering works on copies.
     pub blocks: Arc<Vec<Block>>,
     pub report: CheckReport,

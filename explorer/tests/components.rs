@@ -415,13 +415,13 @@ async fn feed_says_events_in_plain_words_and_rows_follow_them() {
 #[wasm_bindgen_test]
 async fn validation_says_valid_and_a_tampered_copy_fails_at_that_block() {
     let chain = regtest_chain(8, "honest");
-    let report = check_chain(Preset::Regtest, &chain, now_ms(), || 0.0);
+    let report = check_chain(&Preset::Regtest.params(), &chain, now_ms(), || 0.0);
     let net = offline_network();
     net.validation.set(Some(Validation {
         node_id: "aaaaaaaa11111111".into(),
         node_name: "5001".into(),
         phase: Phase::Checked(Checked {
-            preset: Preset::Regtest,
+            params: Arc::new(Preset::Regtest.params()),
             blocks: Arc::new(chain),
             report,
         }),
@@ -514,7 +514,7 @@ async fn charts_draw_interval_and_difficulty() {
 #[wasm_bindgen_test]
 async fn benchmark_validation_speed() {
     let chain = regtest_chain(2_000, "bench");
-    let report = check_chain(Preset::Regtest, &chain, now_ms(), monotonic_ms);
+    let report = check_chain(&Preset::Regtest.params(), &chain, now_ms(), monotonic_ms);
     assert!(report.is_valid());
     assert_eq!(report.blocks_checked, 2_001);
     console_log!(

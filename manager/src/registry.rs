@@ -300,6 +300,7 @@ mod tests {
             id: "abc".to_owned(),
             address: "127.0.0.1:5000".to_owned(),
             chain: "regtest".to_owned(),
+            lab: None,
             height: 3,
             best_hash: BlockHash::from_bytes([3; 32]),
             chain_work: shared::Work::ZERO,

@@ -743,6 +743,7 @@ impl Node {
             id: self.id.clone(),
             address: self.address.clone(),
             chain: self.params.name.clone(),
+            lab: self.params.lab,
             height: tree.height(),
             best_hash: tree.best_hash(),
             chain_work: tree.best_work(),

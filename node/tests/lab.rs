@@ -42,6 +42,19 @@ async fn a_capped_lab_miner_makes_blocks_at_the_lab_bits_that_a_second_node_acce
     assert_eq!(status.chain, "lab");
     assert_eq!(status.hashrate_limit, 20_000);
     assert_eq!(status.best_hash, params.genesis.hash);
+    // What /status says is enough to rebuild the rules (the explorer's
+    // validation does).
+    assert_eq!(
+        status.lab,
+        Some(shared::LabChain {
+            block_interval_ms: 500,
+            network_attempts_per_sec: 20_000
+        })
+    );
+    assert_eq!(
+        shared::chain_params(&status.chain, status.lab),
+        Ok(params.clone())
+    );
     wait_until(
         "the two lab nodes linked",
         100,

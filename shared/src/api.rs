@@ -263,6 +263,11 @@ pub struct StatusBody {
     pub address: String,
     /// The parameter preset's name.
     pub chain: String,
+    /// The lab chain's two inputs (`--chain lab`), from which
+    /// [`crate::lab::chain_params`] rebuilds its rules; absent on the
+    /// fixed presets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lab: Option<crate::lab::LabChain>,
     pub height: u64,
     pub best_hash: BlockHash,
     pub chain_work: Work,

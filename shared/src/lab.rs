@@ -14,6 +14,7 @@
 
 use ruint::Uint;
 use ruint::aliases::U256;
+use serde::{Deserialize, Serialize};
 
 use crate::block::Block;
 use crate::params::{ChainParams, MAX_FUTURE_DRIFT_MS, Preset};
@@ -29,6 +30,46 @@ pub const EASIEST_LAB_BITS: CompactTarget = CompactTarget::from_consensus(0x207f
 /// attempts finds a proof where a block needs up to ~2 million with
 /// probability 1 - 1/e or better).
 pub const GENESIS_SEARCH_LIMIT: u64 = 1 << 21;
+
+/// The two inputs of a lab chain: with them anyone (the explorer, say)
+/// rebuilds its consensus parameters with [`ChainParams::lab`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LabChain {
+    /// The mean block interval, in ms.
+    pub block_interval_ms: u64,
+    /// The network's total proof attempts per second the difficulty is
+    /// set for.
+    pub network_attempts_per_sec: u64,
+}
+
+/// Why a chain a node reports cannot be rebuilt here.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainSpecError {
+    #[error(transparent)]
+    UnknownPreset(#[from] crate::params::UnknownPreset),
+    #[error("a lab chain is reported without its block interval and network hash rate")]
+    LabWithoutParameters,
+    #[error("lab parameters on the {0} chain, which has none")]
+    NotLab(Preset),
+    #[error(transparent)]
+    Lab(#[from] LabParamsError),
+}
+
+/// The consensus parameters of the chain named `chain` (a preset's name,
+/// as `/status` reports it), with `lab` for the lab chain.
+pub fn chain_params(chain: &str, lab: Option<LabChain>) -> Result<ChainParams, ChainSpecError> {
+    let preset: Preset = chain.parse()?;
+    match (preset.fixed_params(), lab) {
+        (Some(params), None) => Ok(params),
+        (Some(_), Some(_)) => Err(ChainSpecError::NotLab(preset)),
+        (None, Some(lab)) => Ok(ChainParams::lab(
+            lab.block_interval_ms,
+            lab.network_attempts_per_sec,
+        )?),
+        (None, None) => Err(ChainSpecError::LabWithoutParameters),
+    }
+}
 
 /// Why lab parameters cannot make a chain.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -95,6 +136,10 @@ impl ChainParams {
             target_spacing_ms: block_interval_ms,
             retarget_window: 0,
             max_future_drift_ms: MAX_FUTURE_DRIFT_MS,
+            lab: Some(LabChain {
+                block_interval_ms,
+                network_attempts_per_sec,
+            }),
         })
     }
 }
@@ -159,6 +204,59 @@ mod tests {
         assert_eq!(params.retarget_window, 0);
         assert_eq!(params.pow_limit, params.initial_bits);
         assert_eq!(params.genesis.header.bits, params.initial_bits);
+    }
+
+    #[test]
+    fn a_reported_chain_is_rebuilt_from_its_name_and_lab_inputs() {
+        let lab = LabChain {
+            block_interval_ms: 1000,
+            network_attempts_per_sec: 50_000,
+        };
+        let params = chain_params("lab", Some(lab)).unwrap();
+        assert_eq!(params, ChainParams::lab(1000, 50_000).unwrap());
+        assert_eq!(params.lab, Some(lab));
+        assert_eq!(chain_params("regtest", None), Ok(Preset::Regtest.params()));
+        assert_eq!(Preset::Regtest.params().lab, None);
+    }
+
+    #[test]
+    fn a_reported_chain_of_unknown_name_is_refused() {
+        assert!(matches!(
+            chain_params("mainnet", None),
+            Err(ChainSpecError::UnknownPreset(_))
+        ));
+    }
+
+    #[test]
+    fn a_reported_lab_chain_without_inputs_is_refused() {
+        assert_eq!(
+            chain_params("lab", None),
+            Err(ChainSpecError::LabWithoutParameters)
+        );
+    }
+
+    #[test]
+    fn lab_inputs_on_a_fixed_preset_are_refused() {
+        let lab = LabChain {
+            block_interval_ms: 1000,
+            network_attempts_per_sec: 50_000,
+        };
+        assert_eq!(
+            chain_params("regtest", Some(lab)),
+            Err(ChainSpecError::NotLab(Preset::Regtest))
+        );
+    }
+
+    #[test]
+    fn reported_lab_inputs_that_make_no_chain_are_refused() {
+        let lab = LabChain {
+            block_interval_ms: 0,
+            network_attempts_per_sec: 50_000,
+        };
+        assert_eq!(
+            chain_params("lab", Some(lab)),
+            Err(ChainSpecError::Lab(LabParamsError::ZeroInterval))
+        );
     }
 
     #[test]

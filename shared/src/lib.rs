@@ -63,7 +63,7 @@ pub use block::{Block, DecodeError};
 pub use entry::{Entry, MAX_DATA_BYTES, MAX_MINER_BYTES};
 pub use hash::{BlockHash, EntryHash, MerkleRoot, sha256d};
 pub use header::{HEADER_LEN, Header};
-pub use lab::LabParamsError;
+pub use lab::{ChainSpecError, LabChain, LabParamsError, chain_params};
 pub use params::{ChainParams, Preset};
 pub use pow::{PowSearch, SearchOutcome};
 pub use target::{CompactTarget, Target, TargetError, Work};

@@ -37,6 +37,11 @@ pub struct ChainParams {
     pub retarget_window: u64,
     /// How far ahead of the validator's clock a timestamp may be.
     pub max_future_drift_ms: u64,
+    /// What a lab chain was made from ([`ChainParams::lab`]); `None` on
+    /// the fixed presets. Not a rule of its own: the genesis block, and so
+    /// the parameter digest, already differ with either input.
+    #[serde(default)]
+    pub lab: Option<crate::lab::LabChain>,
 }
 
 /// The named parameter sets nodes can be started with (`--chain`).
@@ -148,6 +153,7 @@ impl ChainParams {
             target_spacing_ms,
             retarget_window,
             max_future_drift_ms,
+            lab: None,
         }
     }
 

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use shared::Preset;
 
 use crate::check::{CheckReport, Tamper, TamperField, apply_tamper, check_chain};
 use crate::clock::{monotonic_ms, now_ms};
@@ -28,14 +27,9 @@ pub fn run_validation(net: Network, node_id: String, node_name: String) {
     }));
     let api = net.api();
     spawn_local(async move {
-        let preset = match api.status(&node_id).await {
-            Ok(status) => match status.chain.parse::<Preset>() {
-                // The lab chain's parameters are not in /status yet.
-                Ok(Preset::Lab) => {
-                    let error = "the explorer cannot check lab chains yet";
-                    return set_phase(&node_id, Phase::Failed(error.into()));
-                }
-                Ok(preset) => preset,
+        let params = match api.status(&node_id).await {
+            Ok(status) => match shared::chain_params(&status.chain, status.lab) {
+                Ok(params) => Arc::new(params),
                 Err(err) => return set_phase(&node_id, Phase::Failed(err.to_string())),
             },
             Err(err) => return set_phase(&node_id, Phase::Failed(err.to_string())),
@@ -50,11 +44,11 @@ pub fn run_validation(net: Network, node_id: String, node_name: String) {
             Ok(blocks) => blocks,
             Err(err) => return set_phase(&node_id, Phase::Failed(err.to_string())),
         };
-        let report = check_chain(preset, &blocks, now_ms(), monotonic_ms);
+        let report = check_chain(&params, &blocks, now_ms(), monotonic_ms);
         set_phase(
             &node_id,
             Phase::Checked(Checked {
-                preset,
+                params,
                 blocks: Arc::new(blocks),
                 report,
             }),
@@ -135,7 +129,7 @@ pub fn ValidationPanel() -> impl IntoView {
 
 #[component]
 fn CheckedView(name: String, checked: Checked) -> impl IntoView {
-    let whose = format!("{name}'s chain ({} rules)", checked.preset);
+    let whose = format!("{name}'s chain ({} rules)", checked.params.name);
     let valid = checked.report.is_valid();
     let result = describe_report(&checked.report, &whose);
     let last = checked.blocks.len().saturating_sub(1) as u64;
@@ -156,7 +150,7 @@ fn CheckedView(name: String, checked: Checked) -> impl IntoView {
     // Kept here, not in the shared state, so the form keeps what the
     // person typed across tries.
     let tamper_text = RwSignal::new(String::new());
-    let preset = checked.preset;
+    let params = checked.params.clone();
     let original = checked.blocks.clone();
     let tamper = move |_| {
         let tamper = Tamper {
@@ -167,7 +161,7 @@ fn CheckedView(name: String, checked: Checked) -> impl IntoView {
         };
         let mut copy = (*original).clone();
         let outcome = apply_tamper(&mut copy, &tamper)
-            .map(|()| check_chain(preset, &copy, now_ms(), monotonic_ms));
+            .map(|()| check_chain(&params, &copy, now_ms(), monotonic_ms));
         let what = format!(
             "Tampered copy (block {}, {} set to {:?}{})",
             tamper.height,
