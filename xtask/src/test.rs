@@ -24,6 +24,12 @@ struct Step {
 fn cargo(args: &[&str]) -> Command {
     let mut command = cmd::new("cargo");
     command.args(args);
+    // A test run gains nothing from incremental caches, which take
+    // gigabytes; and in CI rustc once exited 101 (its panic code) on the
+    // manager in a nested build over a warm target dir, where a stale
+    // incremental cache is the likeliest cause. The nested builds the
+    // tests start (`cargo build -p node ...`) inherit this.
+    command.env("CARGO_INCREMENTAL", "0");
     command
 }
 
