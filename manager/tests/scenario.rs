@@ -97,6 +97,7 @@ fn the_shipped_scenarios_parse() {
         "stale-rate.toml",
         "partition-heal.toml",
         "selfish.toml",
+        "selfish-connected.toml",
         "double-spend.toml",
     ] {
         let text = std::fs::read_to_string(dir.join(name)).unwrap();
@@ -160,7 +161,13 @@ async fn the_shipped_scenarios_are_listed_and_documented() {
     let names: Vec<&str> = body.scenarios.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(
         names,
-        ["stale-rate", "partition-heal", "selfish", "double-spend"]
+        [
+            "stale-rate",
+            "partition-heal",
+            "selfish",
+            "selfish-connected",
+            "double-spend"
+        ]
     );
     let stale = &body.scenarios[0];
     assert!(stale.description.contains("latency"), "{stale:?}");

@@ -17,7 +17,7 @@ use crate::network::Manager;
 
 /// The files of `manager/scenarios/`, built in so the binary runs them
 /// from anywhere.
-pub const SHIPPED: [(&str, &str); 4] = [
+pub const SHIPPED: [(&str, &str); 5] = [
     (
         "stale-rate",
         include_str!("../../scenarios/stale-rate.toml"),
@@ -27,6 +27,10 @@ pub const SHIPPED: [(&str, &str); 4] = [
         include_str!("../../scenarios/partition-heal.toml"),
     ),
     ("selfish", include_str!("../../scenarios/selfish.toml")),
+    (
+        "selfish-connected",
+        include_str!("../../scenarios/selfish-connected.toml"),
+    ),
     (
         "double-spend",
         include_str!("../../scenarios/double-spend.toml"),
