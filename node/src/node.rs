@@ -265,7 +265,7 @@ impl Node {
             let _ = self.relay_tx.send(*header);
         }
         if decided.published > 0
-            && let Some(last) = decided.announce.last()
+            && let Some(last) = decided.announce.get(decided.published as usize - 1)
         {
             self.events.emit(EventKind::BlocksPublished {
                 count: decided.published,

@@ -59,9 +59,10 @@ pub enum Plan {
 /// What to do after a block joined the tree.
 #[derive(Debug, Default)]
 pub struct AfterInsert {
-    /// Headers to announce, in order.
+    /// Headers to announce, in order: the withheld ones going out first,
+    /// then the block just inserted if it is to be relayed.
     pub announce: Vec<Header>,
-    /// How many of them had been withheld.
+    /// How many of them had been withheld (the first `published`).
     pub published: u64,
     /// The miner's base moved off the best tip's track: restart it.
     pub restart_miner: bool,
@@ -277,8 +278,12 @@ impl Strategist {
         match strategy {
             Strategy::Selfish => {
                 let announce = if !mined {
-                    let mut out = vec![header];
-                    out.extend(selfish.on_others_block(inserted.height));
+                    // Racing, its own block goes out before the block that
+                    // set the race off, so a peer that hears of both from
+                    // it fetches its own first (the first seen of equal
+                    // work is kept): the paper's gamma comes from that.
+                    let mut out = selfish.on_others_block(inserted.height);
+                    out.push(header);
                     out
                 } else if inserted.active {
                     selfish.on_own_block(header)
@@ -324,12 +329,12 @@ impl PrivateRun {
         let private = self.phase == PrivatePhase::MiningPrivately
             && mined
             && header.previous_hash == self.head;
+        let relay = (!private).then_some(header);
         if private {
             self.branch.push(header);
             self.head = hash;
             out.restart_miner = true;
         } else {
-            out.announce.push(header);
             let more = tree.work_of(&hash) > tree.work_of(&self.public_best);
             if more {
                 self.public_best = hash;
@@ -363,6 +368,7 @@ impl PrivateRun {
             }
             PrivatePhase::Done => {}
         }
+        out.announce.extend(relay);
         out
     }
 
