@@ -22,8 +22,10 @@ use shared::api::{LinkConditions, LinkState, NetworkLink};
 pub const SPACING: f64 = 26.0;
 /// Smallest circle radius, so a handful of nodes is not drawn cramped.
 pub const MIN_RADIUS: f64 = 110.0;
-/// Room around the circle for the node labels.
-pub const MARGIN: f64 = 56.0;
+/// Room around the circle for the node labels: a label left of its node
+/// ends 16 px before it, and "46545 fork 12" is about 85 px wide (at 56 px
+/// the left-hand labels were cut off).
+pub const MARGIN: f64 = 110.0;
 
 /// One node's place, in the SVG's user units.
 #[derive(Debug, Clone, Copy, PartialEq)]
