@@ -220,6 +220,13 @@ async fn a_person_mines_validates_tampers_and_shuts_down() {
 
     // Shut down all: the manager stops too, and the page says it is offline.
     click(&client, "button[data-action=shutdown-all]").await;
+    // The report marks the rows; the stream may close before it comes
+    // back, so the offline badge alone does not mean the rows are marked.
+    let report = wait_text(&client, "#network-outcome", "the shutdown report", |t| {
+        t.contains("the manager stops now") || t.starts_with("Error")
+    })
+    .await;
+    assert!(report.contains("nodes shut down"), "{report}");
     wait_text(&client, "#connection", "the offline badge", |t| {
         t.starts_with("Offline")
     })
