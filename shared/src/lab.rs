@@ -206,15 +206,17 @@ mod tests {
         assert_eq!(params.genesis.header.bits, params.initial_bits);
     }
 
+    /// A block a second at 50 000 attempts a second.
+    const ONE_SECOND_LAB: LabChain = LabChain {
+        block_interval_ms: 1000,
+        network_attempts_per_sec: 50_000,
+    };
+
     #[test]
     fn a_reported_chain_is_rebuilt_from_its_name_and_lab_inputs() {
-        let lab = LabChain {
-            block_interval_ms: 1000,
-            network_attempts_per_sec: 50_000,
-        };
-        let params = chain_params("lab", Some(lab)).unwrap();
+        let params = chain_params("lab", Some(ONE_SECOND_LAB)).unwrap();
         assert_eq!(params, ChainParams::lab(1000, 50_000).unwrap());
-        assert_eq!(params.lab, Some(lab));
+        assert_eq!(params.lab, Some(ONE_SECOND_LAB));
         assert_eq!(chain_params("regtest", None), Ok(Preset::Regtest.params()));
         assert_eq!(Preset::Regtest.params().lab, None);
     }
@@ -237,12 +239,8 @@ mod tests {
 
     #[test]
     fn lab_inputs_on_a_fixed_preset_are_refused() {
-        let lab = LabChain {
-            block_interval_ms: 1000,
-            network_attempts_per_sec: 50_000,
-        };
         assert_eq!(
-            chain_params("regtest", Some(lab)),
+            chain_params("regtest", Some(ONE_SECOND_LAB)),
             Err(ChainSpecError::NotLab(Preset::Regtest))
         );
     }
@@ -251,7 +249,7 @@ mod tests {
     fn reported_lab_inputs_that_make_no_chain_are_refused() {
         let lab = LabChain {
             block_interval_ms: 0,
-            network_attempts_per_sec: 50_000,
+            ..ONE_SECOND_LAB
         };
         assert_eq!(
             chain_params("lab", Some(lab)),
