@@ -463,6 +463,9 @@ async fn node_block(
 )]
 /// The merged event stream of the whole network.
 async fn events_get(State(manager): State<Manager>, upgrade: WebSocketUpgrade) -> Response {
+    let upgrade = upgrade
+        .max_message_size(shared::events::MAX_SUBSCRIBER_MESSAGE_BYTES)
+        .max_frame_size(shared::events::MAX_SUBSCRIBER_MESSAGE_BYTES);
     upgrade.on_upgrade(move |socket| async move {
         // Subscribe before taking the snapshot, so nothing falls between them.
         let events = manager.subscribe();

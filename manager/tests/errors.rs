@@ -429,3 +429,46 @@ fn a_missing_node_program_is_named_and_the_manager_exits_with_an_error() {
     );
     assert!(stderr.contains("none of the 2 nodes started"), "{stderr}");
 }
+
+/// A subscriber sends pings and a close, nothing large: a message over the
+/// cap ends that subscriber's stream (the manager does not buffer it), one
+/// under it is ignored, and the manager serves on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_message_on_the_event_stream_ends_that_stream_only() {
+    let manager = ManagerProcess::start(1).await;
+    let node = manager.nodes().await.remove(0);
+    let mut small = manager.events().await;
+    let mut large = manager.events().await;
+    for stream in [&mut small, &mut large] {
+        stream
+            .wait_for("the snapshot", |e| {
+                matches!(e.kind, EventKind::Snapshot { .. })
+            })
+            .await;
+    }
+    let cap = shared::events::MAX_SUBSCRIBER_MESSAGE_BYTES;
+    assert!(small.send_text("x".repeat(cap / 2)).await);
+    // Its send may fail once the manager has hung up, which is the point.
+    let _ = large.send_text("x".repeat(cap * 64)).await;
+    assert!(
+        large.ends_within(std::time::Duration::from_secs(10)).await,
+        "the stream of the subscriber that sent {} bytes ended",
+        cap * 64
+    );
+
+    let (status, mined): (u16, MinedBody) = manager.post(&format!("/nodes/{}/mine", node.id)).await;
+    assert_eq!(status, 200);
+    let height = mined.block.header.index;
+    small
+        .wait_for(
+            "the mined block",
+            |e| matches!(e.kind, EventKind::BlockMined { height: h, .. } if h == height),
+        )
+        .await;
+    let mut fresh = manager.events().await;
+    fresh
+        .wait_for("a new subscriber's snapshot", |e| {
+            matches!(e.kind, EventKind::Snapshot { .. })
+        })
+        .await;
+}

@@ -749,7 +749,10 @@ async fn events(State(node): State<AppState>, upgrade: WebSocketUpgrade) -> Resp
     let receiver = node.events.subscribe();
     // axum runs the connection; tracking it lets shutdown wait for it.
     let tracked = Arc::clone(&node);
-    upgrade.on_upgrade(move |socket| tracked.tasks.track(stream_events(node, receiver, socket)))
+    upgrade
+        .max_message_size(shared::events::MAX_SUBSCRIBER_MESSAGE_BYTES)
+        .max_frame_size(shared::events::MAX_SUBSCRIBER_MESSAGE_BYTES)
+        .on_upgrade(move |socket| tracked.tasks.track(stream_events(node, receiver, socket)))
 }
 
 async fn stream_events(

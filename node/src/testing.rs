@@ -302,6 +302,12 @@ where
 pub struct EventStream {
     events: tokio::sync::mpsc::UnboundedReceiver<Event>,
     reader: tokio::task::JoinHandle<()>,
+    sink: futures_util::stream::SplitSink<
+        tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+        Message,
+    >,
 }
 
 impl EventStream {
@@ -311,8 +317,8 @@ impl EventStream {
             .await
             .unwrap_or_else(|err| panic!("connect to {url}: {err}"));
         let (sender, events) = tokio::sync::mpsc::unbounded_channel();
+        let (sink, mut incoming) = stream.split();
         let reader = tokio::spawn(async move {
-            let (_sink, mut incoming) = stream.split();
             while let Some(Ok(message)) = incoming.next().await {
                 if let Message::Text(text) = message {
                     let event: Event = serde_json::from_str(text.as_str())
@@ -323,7 +329,33 @@ impl EventStream {
                 }
             }
         });
-        EventStream { events, reader }
+        EventStream {
+            events,
+            reader,
+            sink,
+        }
+    }
+
+    /// Sends the server a text message (a stream flows the other way, so
+    /// this is a client misbehaving); false if the socket is already gone.
+    pub async fn send_text(&mut self, text: String) -> bool {
+        use futures_util::SinkExt;
+        self.sink.send(Message::Text(text.into())).await.is_ok()
+    }
+
+    /// Whether the server ends the stream within `timeout`; the events
+    /// before the end are dropped.
+    pub async fn ends_within(&mut self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        // Bounded: a live stream says a few events a second at most.
+        for _ in 0..10_000 {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some(_)) => continue,
+                Ok(None) => return true,
+                Err(_) => return false,
+            }
+        }
+        false
     }
 
     /// The node's `/events`.

@@ -444,3 +444,38 @@ async fn the_openapi_document_is_valid_and_every_response_has_a_schema() {
         }
     }
 }
+
+/// A subscriber sends pings and a close, nothing large: a message over the
+/// cap ends that subscriber's stream (the node does not buffer it), one
+/// under it is ignored, and the node serves on.
+#[tokio::test]
+async fn an_oversized_message_on_the_event_stream_ends_that_stream_only() {
+    let node = TestNode::start();
+    let mut small = EventStream::of_node(&node).await;
+    let mut large = EventStream::of_node(&node).await;
+    let cap = shared::events::MAX_SUBSCRIBER_MESSAGE_BYTES;
+    assert!(small.send_text("x".repeat(cap / 2)).await);
+    // Its send may fail once the node has hung up, which is the point.
+    let _ = large.send_text("x".repeat(cap * 64)).await;
+    assert!(
+        large.ends_within(std::time::Duration::from_secs(10)).await,
+        "the stream of the subscriber that sent {} bytes ended",
+        cap * 64
+    );
+
+    let height = node.mine().await;
+    small
+        .wait_for(
+            "the mined block",
+            |e| matches!(e.kind, EventKind::BlockMined { height: h, .. } if h == height),
+        )
+        .await;
+    let mut fresh = EventStream::of_node(&node).await;
+    let height = node.mine().await;
+    fresh
+        .wait_for(
+            "the next mined block",
+            |e| matches!(e.kind, EventKind::BlockMined { height: h, .. } if h == height),
+        )
+        .await;
+}

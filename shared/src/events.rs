@@ -14,6 +14,12 @@ use crate::hash::BlockHash;
 use crate::stats::NetworkStats;
 use crate::validation::Rejection;
 
+/// The largest message a subscriber may send on an event stream. The
+/// stream only flows one way: a subscriber sends at most a ping or a close
+/// (control frames carry up to 125 bytes), so anything much larger is
+/// someone making the server buffer it, and ends the stream.
+pub const MAX_SUBSCRIBER_MESSAGE_BYTES: usize = 1024;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
