@@ -21,6 +21,9 @@ use shared::api::{
     StatusBody, TipsBody,
 };
 use shared::api::{LinkConditions, LinkPreset, NetworkBody};
+use shared::attack::{AttackRequest, AttacksBody};
+use shared::scenario::{ScenarioStatusBody, ScenariosBody};
+use shared::stats::{HashPowerBody, NetworkStats};
 use shared::{Block, BlockHash};
 
 /// Most requests answer in milliseconds; this only catches a hung manager.
@@ -514,6 +517,176 @@ impl Api {
             ApiError::Refused { status: 401, .. } => self.unauthorized(&call),
             err => err,
         })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The lab's calls: hash power, attacks, metrics and scenarios.
+// ---------------------------------------------------------------------------
+
+/// A scenario runs for minutes; starting one answers at once.
+const SCENARIO_TIMEOUT_MS: u32 = TIMEOUT_MS * 2;
+
+impl Call {
+    pub fn hash_power() -> Self {
+        Self::read("/network/hashrate".into())
+    }
+
+    pub fn stats() -> Self {
+        Self::read("/stats".into())
+    }
+
+    pub fn stats_reset() -> Self {
+        Self::command(Method::Post, "/stats/reset".into(), TIMEOUT_MS)
+    }
+
+    pub fn attacks() -> Self {
+        Self::read("/attacks".into())
+    }
+
+    pub fn attacks_stop() -> Self {
+        Self::command(Method::Post, "/attacks/stop".into(), TIMEOUT_MS * 2)
+    }
+
+    pub fn scenarios() -> Self {
+        Self::read("/scenarios".into())
+    }
+
+    pub fn scenario_status() -> Self {
+        Self::read("/scenarios/status".into())
+    }
+}
+
+impl JsonCall {
+    /// A cap of `attempts_per_sec` on one node's miner (0 removes it).
+    pub fn node_hashrate(id: &str, attempts_per_sec: f64) -> Self {
+        Self::post(
+            &format!("/nodes/{id}/hashrate"),
+            serde_json::json!({ "attempts_per_sec": attempts_per_sec }),
+        )
+    }
+
+    /// `total` attempts/s split over the running nodes by a named
+    /// distribution (`equal`, `zipf`).
+    pub fn network_hashrate(total: f64, distribution: &str) -> Self {
+        Self::post(
+            "/network/hashrate",
+            serde_json::json!({ "total": total, "distribution": distribution }),
+        )
+    }
+
+    pub fn attack(request: &AttackRequest) -> Self {
+        let body = serde_json::to_value(request).unwrap_or_default();
+        Self::post("/attacks", body)
+    }
+
+    /// A shipped scenario; `blocks` shortens each of its `mine` steps.
+    pub fn scenario_run(name: &str, blocks: Option<u64>) -> Self {
+        let mut json = Self::post(
+            "/scenarios/run",
+            serde_json::json!({ "name": name, "blocks": blocks }),
+        );
+        json.call.timeout_ms = SCENARIO_TIMEOUT_MS;
+        if blocks.is_none()
+            && let Some(body) = json.body.as_object_mut()
+        {
+            body.remove("blocks");
+        }
+        json
+    }
+}
+
+impl Api {
+    pub async fn hash_power(&self) -> Result<HashPowerBody, ApiError> {
+        self.fetch(Call::hash_power()).await
+    }
+
+    pub async fn stats(&self) -> Result<NetworkStats, ApiError> {
+        self.fetch(Call::stats()).await
+    }
+
+    pub async fn attacks(&self) -> Result<AttacksBody, ApiError> {
+        self.fetch(Call::attacks()).await
+    }
+
+    pub async fn scenarios(&self) -> Result<ScenariosBody, ApiError> {
+        self.fetch(Call::scenarios()).await
+    }
+
+    pub async fn scenario_status(&self) -> Result<ScenarioStatusBody, ApiError> {
+        self.fetch(Call::scenario_status()).await
+    }
+
+    /// A command without a body that answers with `T`.
+    pub async fn command<T: DeserializeOwned>(&self, call: Call) -> Result<T, ApiError> {
+        self.fetch(call).await
+    }
+}
+
+#[cfg(test)]
+mod lab_call_tests {
+    use super::*;
+    use shared::attack::AttackKind;
+    use shared::scenario::ScenarioRunRequest;
+    use shared::stats::{Distribution, NetworkHashrateRequest, NodeHashrateRequest};
+
+    #[test]
+    fn the_lab_calls_carry_the_token_only_when_they_change_something() {
+        let api = Api::new("http://127.0.0.1:4999").with_token(Some("t"));
+        for read in [
+            Call::hash_power(),
+            Call::stats(),
+            Call::attacks(),
+            Call::scenarios(),
+            Call::scenario_status(),
+        ] {
+            assert_eq!(api.authorization(&read), None, "{read:?}");
+        }
+        for command in [Call::stats_reset(), Call::attacks_stop()] {
+            assert_eq!(command.method, Method::Post);
+            assert!(api.authorization(&command).is_some(), "{command:?}");
+        }
+        let json = JsonCall::node_hashrate("n1", 500.0);
+        assert!(api.authorization(&json.call).is_some());
+    }
+
+    #[test]
+    fn the_lab_bodies_are_what_the_manager_reads() {
+        let node = JsonCall::node_hashrate("n1", 500.0);
+        assert_eq!(node.call.path, "/nodes/n1/hashrate");
+        let request: NodeHashrateRequest = serde_json::from_value(node.body).unwrap();
+        assert_eq!(request.attempts_per_sec, 500.0);
+
+        let network = JsonCall::network_hashrate(3000.0, "zipf");
+        assert_eq!(network.call.path, "/network/hashrate");
+        let request: NetworkHashrateRequest = serde_json::from_value(network.body).unwrap();
+        assert_eq!(request.total, 3000.0);
+        assert_eq!(request.distribution, Distribution::Named("zipf".into()));
+
+        let attack = AttackRequest {
+            kind: AttackKind::Forger,
+            node: "n2".into(),
+            hashrate_share: 0.3,
+            confirmations: None,
+            entry: None,
+            double_spend: None,
+            mode: None,
+            rule: Some(shared::strategy::ForgeRule::BadMerkleRoot),
+        };
+        let sent = JsonCall::attack(&attack);
+        assert_eq!(sent.call.path, "/attacks");
+        let read: AttackRequest = serde_json::from_value(sent.body).unwrap();
+        assert_eq!(read, attack);
+
+        let short = JsonCall::scenario_run("stale-rate", Some(5));
+        let read: ScenarioRunRequest = serde_json::from_value(short.body).unwrap();
+        assert_eq!((read.name.as_str(), read.blocks), ("stale-rate", Some(5)));
+        // The request type refuses unknown fields, and a null `blocks` is
+        // left out rather than sent.
+        let whole = JsonCall::scenario_run("selfish", None);
+        assert_eq!(whole.body, serde_json::json!({ "name": "selfish" }));
+        let read: ScenarioRunRequest = serde_json::from_value(whole.body).unwrap();
+        assert_eq!(read.blocks, None);
     }
 }
 

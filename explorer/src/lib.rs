@@ -20,6 +20,9 @@
 //! - [`status`]: each node against the majority chain (in sync, lagging,
 //!   diverged and where).
 //! - [`graph`]: the network graph's layout, link lookup and link words.
+//! - [`lab`]: what the lab panels follow: the stale rate over time,
+//!   propagation delays, the attack's share, refused blocks.
+//! - [`plots`]: the lab's charts as data (shapes, axis labels, summary).
 //! - [`ui`]: the components, one panel per module.
 
 pub mod api;
@@ -29,8 +32,10 @@ pub mod clock;
 pub mod feed;
 pub mod format;
 pub mod graph;
+pub mod lab;
 pub mod layout;
 pub mod live;
+pub mod plots;
 pub mod state;
 pub mod status;
 pub mod sync;

@@ -9,11 +9,13 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use shared::api::{NodeState, NodeSummary, TipStatus};
 use shared::events::{Event, EventKind};
+use shared::stats::NetworkStats;
 use shared::{Block, BlockHash, ChainParams};
 
 use crate::api::Api;
 use crate::check::CheckReport;
 use crate::feed::{FeedLine, Names, describe};
+use crate::lab::{Propagation, RejectedBlock, StalePoint, note_rejection, push_stats};
 use crate::live::Connection;
 use crate::tree::BlockTree;
 
@@ -90,6 +92,15 @@ pub struct Network {
     /// The latest blocks seen travelling a link, oldest first, for the
     /// network graph's animation (at most [`FLIGHTS`]).
     pub flights: RwSignal<Vec<Flight>>,
+    /// The manager's latest network metrics (`stats` events, `/stats`).
+    pub stats: RwSignal<Option<Arc<NetworkStats>>>,
+    pub stale_history: RwSignal<Vec<StalePoint>>,
+    /// Every arrival folds in here; [`Self::delays`] shows them, sorted,
+    /// at each `stats` event rather than at every arrival.
+    propagation: StoredValue<Propagation>,
+    pub delays: RwSignal<Arc<Vec<u64>>>,
+    /// Blocks nodes refused, newest first.
+    pub rejected: RwSignal<Vec<RejectedBlock>>,
 }
 
 /// Travelling blocks the network graph keeps drawn; older ones have
@@ -121,6 +132,31 @@ impl Network {
             inflight: StoredValue::new(HashSet::new()),
             feed_seq: StoredValue::new(0),
             flights: RwSignal::new(Vec::new()),
+            stats: RwSignal::new(None),
+            stale_history: RwSignal::new(Vec::new()),
+            propagation: StoredValue::new(Propagation::default()),
+            delays: RwSignal::new(Arc::new(Vec::new())),
+            rejected: RwSignal::new(Vec::new()),
+        }
+    }
+
+    /// Starts the lab's figures afresh from `stats` (the answer to
+    /// `POST /stats/reset`): no history, no arrivals.
+    pub fn reset_figures(&self, stats: NetworkStats) {
+        self.stale_history.set(Vec::new());
+        self.propagation.set_value(Propagation::default());
+        self.set_stats(stats);
+    }
+
+    /// Takes the manager's network metrics: the latest figures, a point of
+    /// the stale-rate history, and the propagation delays so far.
+    pub fn set_stats(&self, stats: NetworkStats) {
+        self.stale_history
+            .update(|history| push_stats(history, &stats));
+        self.stats.set(Some(Arc::new(stats)));
+        let sorted = self.propagation.with_value(Propagation::sorted);
+        if self.delays.with_untracked(|d| **d != sorted) {
+            self.delays.set(Arc::new(sorted));
         }
     }
 
@@ -210,9 +246,16 @@ impl Network {
 
     /// Folds one event into the page.
     pub fn apply(&self, event: Event) -> Followup {
-        // The explorer does not show the network metrics (yet).
-        if matches!(event.kind, EventKind::Stats { .. }) {
+        if let EventKind::Stats { stats } = event.kind {
+            self.set_stats(*stats);
             return Followup::default();
+        }
+        self.propagation.update_value(|p| {
+            p.observe(&event);
+        });
+        if matches!(event.kind, EventKind::BlockRejected { .. }) {
+            self.rejected
+                .maybe_update(|list| note_rejection(list, &event));
         }
         let (text, warning) = self
             .nodes
@@ -506,5 +549,91 @@ pub(crate) mod tests {
         );
         assert!(flights.windows(2).all(|w| w[0].seq < w[1].seq));
         assert_eq!(flights.last().unwrap().seq, FLIGHTS as u64 + 3);
+    }
+
+    #[test]
+    fn a_stats_event_adds_a_point_and_shows_the_arrivals_so_far() {
+        let net = network();
+        let hash = BlockHash::from_bytes([4; 32]);
+        net.apply(Event {
+            at: 1_000,
+            node: Some("a".into()),
+            kind: EventKind::BlockMined {
+                height: 4,
+                hash,
+                attempts: 1,
+                elapsed_ms: 1,
+                entries: 0,
+            },
+        });
+        net.apply(Event {
+            at: 1_120,
+            node: Some("b".into()),
+            kind: EventKind::BlockAccepted {
+                height: 4,
+                hash,
+                previous_hash: BlockHash::from_bytes([3; 32]),
+                from: Some("127.0.0.1:5000".into()),
+                active: true,
+            },
+        });
+        assert!(
+            net.delays.get_untracked().is_empty(),
+            "shown at the next stats"
+        );
+        let feed_before = net.feed.with_untracked(Vec::len);
+        let stats: NetworkStats = serde_json::from_value(serde_json::json!({
+            "since": 0, "at": 5_000, "running_nodes": 2, "majority_nodes": 2,
+            "blocks_found": 1, "best_chain_blocks": 1, "stale_blocks": 0,
+            "pending_blocks": 0, "stale_rate": 0.0,
+            "reorgs": {"count": 0, "depths": {}},
+            "propagation": {
+                "to_50": {"blocks": 0, "p50_ms": 0, "p90_ms": 0, "p99_ms": 0},
+                "to_90": {"blocks": 0, "p50_ms": 0, "p90_ms": 0, "p99_ms": 0},
+                "to_100": {"blocks": 0, "p50_ms": 0, "p90_ms": 0, "p99_ms": 0}
+            },
+            "miners": [], "forks": [],
+            "hash_power": {"capacity_attempts_per_sec": 1.0, "cores": 2,
+                "total_attempts_per_sec": 0, "measured_attempts_per_sec": 0.0, "nodes": []},
+            "events_missed": 0
+        }))
+        .unwrap();
+        net.apply(Event {
+            at: 5_000,
+            node: None,
+            kind: EventKind::Stats {
+                stats: Box::new(stats),
+            },
+        });
+        assert_eq!(*net.delays.get_untracked(), vec![120]);
+        assert_eq!(net.stale_history.with_untracked(Vec::len), 1);
+        assert_eq!(
+            net.stats.with_untracked(|s| s.as_ref().map(|s| s.at)),
+            Some(5_000)
+        );
+        assert_eq!(
+            net.feed.with_untracked(Vec::len),
+            feed_before,
+            "no feed line"
+        );
+    }
+
+    #[test]
+    fn a_refused_block_is_listed_with_its_refusing_node() {
+        let net = network();
+        net.apply(Event {
+            at: 0,
+            node: Some("b".into()),
+            kind: EventKind::BlockRejected {
+                hash: BlockHash::from_bytes([8; 32]),
+                height: 5,
+                reason: shared::Rejection::EmptyChain,
+                summary: "the chain has no blocks".into(),
+                from: None,
+            },
+        });
+        let rejected = net.rejected.get_untracked();
+        assert_eq!(rejected.len(), 1);
+        assert_eq!(rejected[0].nodes, vec!["b"]);
     }
 }

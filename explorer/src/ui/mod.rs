@@ -4,12 +4,17 @@
 //! tests (its panels appear once something calls [`Network::mark_heard`],
 //! e.g. [`Network::set_nodes`]).
 
+mod attacks;
 mod charts;
 mod feed_view;
+mod hash_power;
 mod inspector;
+mod metrics;
 mod network;
 mod nodes;
 mod outcome;
+mod plot_figure;
+mod scenarios;
 mod token_field;
 mod tree_view;
 mod validation;
@@ -22,11 +27,15 @@ use crate::api::Api;
 use crate::live::Connection;
 use crate::state::Network;
 
+pub use attacks::AttacksPanel;
 pub use charts::ChartsPanel;
 pub use feed_view::FeedPanel;
+pub use hash_power::HashPowerPanel;
 pub use inspector::InspectorPanel;
+pub use metrics::MetricsPanel;
 pub use network::NetworkPanel;
 pub use nodes::NodesPanel;
+pub use scenarios::ScenariosPanel;
 pub use token_field::TokenField;
 pub use tree_view::TreePanel;
 pub use validation::{ValidationPanel, run_validation};
@@ -44,7 +53,7 @@ pub fn App() -> impl IntoView {
 }
 
 /// Rows of panels in `<main>`, shown one after the other.
-const PANEL_ROWS: u8 = 5;
+const PANEL_ROWS: u8 = 8;
 
 /// Every panel, reading the [`Network`] in context.
 ///
@@ -87,6 +96,10 @@ pub fn Shell() -> impl IntoView {
                     <li><a href="#validation">"Validation"</a></li>
                     <li><a href="#charts">"Charts"</a></li>
                     <li><a href="#activity">"Activity"</a></li>
+                    <li><a href="#hashpower">"Hash power"</a></li>
+                    <li><a href="#attacks">"Attacks"</a></li>
+                    <li><a href="#metrics">"Metrics"</a></li>
+                    <li><a href="#scenarios">"Scenarios"</a></li>
                 </ul>
             </nav>
         </header>
@@ -96,6 +109,9 @@ pub fn Shell() -> impl IntoView {
             {in_turn(rows, 3, || view! { <NetworkPanel/> }.into_any())}
             {in_turn(rows, 4, || view! { <Columns><InspectorPanel/><ValidationPanel/></Columns> }.into_any())}
             {in_turn(rows, 5, || view! { <Columns><ChartsPanel/><FeedPanel/></Columns> }.into_any())}
+            {in_turn(rows, 6, || view! { <Columns><HashPowerPanel/><AttacksPanel/></Columns> }.into_any())}
+            {in_turn(rows, 7, || view! { <MetricsPanel/> }.into_any())}
+            {in_turn(rows, 8, || view! { <ScenariosPanel/> }.into_any())}
         </main>
     }
 }

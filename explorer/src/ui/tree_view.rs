@@ -250,7 +250,44 @@ pub fn TreePanel() -> impl IntoView {
                     />
                 </svg>
             </div>
+            <RefusedBlocks/>
         </section>
+    }
+}
+
+/// Blocks nodes refused: no valid chain holds them, so they are listed
+/// under the tree rather than drawn in it, each with its rule and the
+/// nodes that refused it.
+#[component]
+fn RefusedBlocks() -> impl IntoView {
+    let net = expect_context::<Network>();
+    let items = move || {
+        net.rejected.with(|list| {
+            list.iter()
+                .map(|r| {
+                    let by: Vec<String> = r.nodes.iter().map(|id| net.name_of(id)).collect();
+                    let from = r
+                        .from
+                        .as_deref()
+                        .map(|a| format!(", sent by {}", crate::format::node_name(a)))
+                        .unwrap_or_default();
+                    view! {
+                        <li>
+                            <code>{short_hash(&r.hash)}</code>
+                            {format!(" at height {}: {}; refused by {}{from}", count(r.height), r.summary, by.join(", "))}
+                        </li>
+                    }
+                })
+                .collect_view()
+        })
+    };
+    view! {
+        <Show when=move || net.rejected.with(|l| !l.is_empty())>
+            <div id="refused-blocks" class="refused" aria-live="polite">
+                <h3>"Refused blocks (in no valid chain, so not drawn)"</h3>
+                <ul>{items}</ul>
+            </div>
+        </Show>
     }
 }
 
