@@ -34,16 +34,16 @@ async fn a_person_mines_validates_tampers_and_shuts_down() {
     let (_driver, client) = open_explorer(browser, &temp.0, &manager).await;
 
     // Three running nodes and a live event stream.
-    wait_count(&client, "tbody tr", "three node rows", |n| n == 3).await;
+    wait_count(&client, "#nodes tbody tr", "three node rows", |n| n == 3).await;
     for _ in 0..MAX_POLLS {
-        let states: Vec<String> = futures_text(&client, "tbody tr td .badge").await;
+        let states: Vec<String> = futures_text(&client, "#nodes tbody tr td .badge").await;
         if states.iter().filter(|s| *s == "running").count() == 3 {
             break;
         }
         tokio::time::sleep(POLL).await;
     }
     wait_text(&client, "#connection", "the live badge", |t| t == "Live").await;
-    let addresses: Vec<String> = futures_text(&client, "tbody tr th").await;
+    let addresses: Vec<String> = futures_text(&client, "#nodes tbody tr th").await;
     assert_eq!(addresses.len(), 3);
     let (first, third) = (addresses[0].clone(), addresses[2].clone());
     let first_name = first.rsplit(':').next().unwrap().to_owned();
@@ -203,7 +203,7 @@ async fn a_person_mines_validates_tampers_and_shuts_down() {
     })
     .await;
     assert!(added.starts_with("Added node"), "{added}");
-    wait_count(&client, "tbody tr", "four rows", |n| n == 4).await;
+    wait_count(&client, "#nodes tbody tr", "four rows", |n| n == 4).await;
 
     // Shut the third node down: its row says so, and so does the feed.
     click_row(&client, &third, "shutdown").await;
@@ -231,7 +231,7 @@ async fn a_person_mines_validates_tampers_and_shuts_down() {
         t.starts_with("Offline")
     })
     .await;
-    let states = futures_text(&client, "tbody tr td .badge").await;
+    let states = futures_text(&client, "#nodes tbody tr td .badge").await;
     assert!(!states.iter().any(|s| s == "running"), "{states:?}");
     show(&client, "body").await;
     screenshot(&client, "07-offline").await;
@@ -246,13 +246,13 @@ async fn a_person_mines_validates_tampers_and_shuts_down() {
     })
     .await;
     for _ in 0..MAX_POLLS {
-        let states = futures_text(&client, "tbody tr td .badge").await;
+        let states = futures_text(&client, "#nodes tbody tr td .badge").await;
         if states.iter().filter(|s| *s == "running").count() == 3 {
             break;
         }
         tokio::time::sleep(POLL).await;
     }
-    let states = futures_text(&client, "tbody tr td .badge").await;
+    let states = futures_text(&client, "#nodes tbody tr td .badge").await;
     assert_eq!(
         states.iter().filter(|s| *s == "running").count(),
         3,
@@ -276,12 +276,12 @@ async fn a_person_enters_the_token_a_manager_asks_for() {
     let (_driver, client) = open_explorer(browser, &temp.0, &manager).await;
 
     // The rows are there (reads need no token), but the event stream does.
-    wait_count(&client, "tbody tr", "three node rows", |n| n == 3).await;
+    wait_count(&client, "#nodes tbody tr", "three node rows", |n| n == 3).await;
     wait_text(&client, "#connection", "the offline badge", |t| {
         t.starts_with("Offline")
     })
     .await;
-    let addresses: Vec<String> = futures_text(&client, "tbody tr th").await;
+    let addresses: Vec<String> = futures_text(&client, "#nodes tbody tr th").await;
     let first = addresses[0].clone();
     wait_state(&client, &first, "running").await;
 

@@ -24,9 +24,9 @@ use support::*;
 /// The six nodes' addresses and ids, once the page shows them running and
 /// live, and the graph has its links.
 async fn six_nodes(client: &fantoccini::Client) -> (Vec<String>, Vec<String>) {
-    wait_count(client, "tbody tr", "six node rows", |n| n == 6).await;
+    wait_count(client, "#nodes tbody tr", "six node rows", |n| n == 6).await;
     for _ in 0..MAX_POLLS {
-        let states: Vec<String> = futures_text(client, "tbody tr td .badge").await;
+        let states: Vec<String> = futures_text(client, "#nodes tbody tr td .badge").await;
         if states.iter().filter(|s| *s == "running").count() == 6 {
             break;
         }
@@ -39,7 +39,7 @@ async fn six_nodes(client: &fantoccini::Client) -> (Vec<String>, Vec<String>) {
     .await;
     // A full mesh of six: 15 links.
     wait_count(client, "#network-svg g.link", "the links", |n| n == 15).await;
-    let addresses: Vec<String> = futures_text(client, "tbody tr th").await;
+    let addresses: Vec<String> = futures_text(client, "#nodes tbody tr th").await;
     let mut ids = Vec::new();
     for address in &addresses {
         let id = attributes(client, &graph_node(address), "data-node").await;

@@ -137,6 +137,8 @@ fn steps(axe: &Path) -> Vec<Step> {
         "e2e",
         "--test",
         "e2e_network",
+        "--test",
+        "e2e_lab",
     ]);
     e2e.env("E2E_BROWSER", "firefox");
     let mut components = cargo(&[

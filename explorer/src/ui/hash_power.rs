@@ -33,6 +33,10 @@ fn set_power(net: Network, outcome: RwSignal<Option<Outcome>>, working: String, 
             )),
             Err(err) => Outcome::Failed(err.to_string()),
         }));
+        // The capacity line reads the stats, which otherwise come every 5 s.
+        if let Ok(stats) = net.api().stats().await {
+            net.set_stats(stats);
+        }
         crate::sync::refresh_nodes(net).await;
     });
 }

@@ -100,7 +100,7 @@ pub fn ScenariosPanel() -> impl IntoView {
         shipped.with(|list| {
             list.iter().find(|s| s.name == name).map(|s| {
                 format!(
-                    "{} {} nodes, a block every {:.1} s, {} steps mining {} blocks.",
+                    "{}: {} nodes, a block every {:.1} s, {} steps mining {} blocks.",
                     s.description,
                     s.nodes,
                     s.block_interval_ms as f64 / 1000.0,
