@@ -233,8 +233,15 @@ pub fn miner_shares(miners: &[MinerStats], names: &Names<'_>) -> Plot {
             )
         })
         .collect();
+    // Uncapped nodes have no set share: say so rather than let "0 %" read
+    // as a measurement.
+    let uncapped = if found.iter().all(|m| m.hash_share == 0.0) {
+        " No hash power is set (Hash power panel), so every hash share reads 0."
+    } else {
+        ""
+    };
     plot.summary = format!(
-        "{} miners. Furthest from their fair share: {}.",
+        "{} miners. Furthest from their fair share: {}.{uncapped}",
         found.len(),
         named.join("; ")
     );
@@ -377,6 +384,13 @@ mod tests {
         );
         assert!(plot.summary.starts_with("2 miners. Furthest from their fair share: 5001 has 50.0 % of the hash power and 30.0 % of the best chain"), "{}", plot.summary);
         assert!(miner_shares(&[], &names).dots.is_empty());
+        assert!(!plot.summary.contains("No hash power is set"));
+        let uncapped = miner_shares(&[miner("a", 0.0, 0.5), miner("b", 0.0, 0.5)], &names);
+        assert!(
+            uncapped.summary.ends_with("so every hash share reads 0."),
+            "{}",
+            uncapped.summary
+        );
     }
 
     #[test]

@@ -6,9 +6,12 @@
 //!    and lets it mine; the others refuse its blocks (listed under the
 //!    tree and in the attack's report) and ban it; the person stops the
 //!    attack and the caps are back.
-//! 2. A person mines a few blocks and reads the propagation figure, then
-//!    runs the partition-heal scenario shortened to 3 blocks a step and
-//!    reads its measured-against-expected table.
+//! 2. A person caps the hash power, starts a selfish miner with 40 % of
+//!    it, starts every node mining, and watches the attacker's share of
+//!    the best chain move on its chart against the fair-share line.
+//! 3. A person mines a few blocks and reads the propagation figure, then
+//!    runs the stale-rate scenario shortened to 2 blocks a step and reads
+//!    its measured-against-expected table.
 //!
 //! Screenshots go to `target/e2e-screenshots/lab-*.png`. With `E2E_AXE`
 //! the page is audited with axe-core, and no story may leave a console
@@ -192,6 +195,75 @@ async fn a_person_starts_a_forger_and_sees_its_blocks_refused_and_it_banned() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_starts_a_selfish_miner_and_watches_its_share_move() {
+    let _alone = ONE_STORY_AT_A_TIME.lock().await;
+    let dist = ensure_dist();
+    let temp = TempDir::new();
+    let manager = start_manager_sized(&temp.0, &dist, "0", None, 3);
+    let browser = Browser::chosen();
+    let (_driver, client) = open_explorer(browser, &temp.0, &manager).await;
+    let (_addresses, ids) = three_nodes(&client).await;
+
+    show(&client, "#hashpower").await;
+    fill(&client, "#hp-total", "3000").await;
+    click(&client, "button[data-action=hashrate-network]").await;
+    wait_text(&client, "#hashpower [role=status]", "the caps", |t| {
+        t.starts_with("Set")
+    })
+    .await;
+    show(&client, "#attacks").await;
+    choose(&client, "#attack-kind", "selfish").await;
+    choose(&client, "#attack-node", &ids[0]).await;
+    fill(&client, "#attack-share", "40").await;
+    click(&client, "button[data-action=attack-start]").await;
+    wait_text(&client, "#attack-report h3", "the running attack", |t| {
+        t.contains("Selfish mining") && t.contains("40.0 %")
+    })
+    .await;
+    let fair = attributes(&client, "#plot-attack polyline.fair", "points").await;
+    assert_eq!(fair.len(), 1, "no fair-share line");
+
+    click(&client, "button[data-action=start-all]").await;
+    // The chart gains a point each time the best chain grows; it has
+    // moved once it has drawn three different shapes of its line.
+    let mut shapes = std::collections::BTreeSet::new();
+    for _ in 0..(3 * MAX_POLLS) {
+        if let Some(points) = attributes(&client, "#plot-attack polyline.series", "points")
+            .await
+            .into_iter()
+            .next()
+        {
+            shapes.insert(points);
+        }
+        if shapes.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    assert!(
+        shapes.len() >= 3,
+        "the share chart did not move: {shapes:?}"
+    );
+    let summary = text_of(&client, "#plot-attack-desc").await;
+    assert!(
+        summary.starts_with("The attacker has") && summary.ends_with("its fair share is 40.0 %."),
+        "{summary}"
+    );
+    let share = text_of(&client, "#attack-report [data-field=attacker-share]").await;
+    assert!(share.contains("fair share 40.0 %"), "{share}");
+    show(&client, "#attacks").await;
+    screenshot(&client, "lab-02-selfish").await;
+
+    click(&client, "button[data-action=stop-all]").await;
+    click(&client, "button[data-action=attack-stop]").await;
+    wait_text(&client, "#attacks [role=status]", "the stop", |t| {
+        t.starts_with("Stopped")
+    })
+    .await;
+    audit_and_console(browser, &client).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_reads_propagation_and_runs_a_short_scenario() {
     let _alone = ONE_STORY_AT_A_TIME.lock().await;
     let dist = ensure_dist();
@@ -219,11 +291,11 @@ async fn a_person_reads_propagation_and_runs_a_short_scenario() {
         "no CDF drawn"
     );
     show(&client, "#metrics").await;
-    screenshot(&client, "lab-02-metrics").await;
+    screenshot(&client, "lab-03-metrics").await;
 
     show(&client, "#scenarios").await;
-    choose(&client, "#scenario-name", "partition-heal").await;
-    fill(&client, "#scenario-blocks", "3").await;
+    choose(&client, "#scenario-name", "stale-rate").await;
+    fill(&client, "#scenario-blocks", "2").await;
     click(&client, "button[data-action=scenario-run]").await;
     wait_count(&client, "#scenario-progress", "the progress bar", |n| {
         n == 1
@@ -233,14 +305,17 @@ async fn a_person_reads_propagation_and_runs_a_short_scenario() {
     let mut table = String::new();
     for _ in 0..(5 * MAX_POLLS) {
         table = text_of(&client, "#scenario-result").await;
-        if table.contains("max_reorg_depth") || table.contains("failed") {
+        if table.contains("stale_rate") || table.contains("failed") {
             break;
         }
         tokio::time::sleep(POLL).await;
     }
-    assert!(table.contains("max_reorg_depth"), "no report: {table:?}");
+    assert!(table.contains("stale_rate"), "no report: {table:?}");
+    // One measurement per latency the scenario sets.
+    let rows = count(&client, "#scenario-table tbody tr").await;
+    assert!(rows >= 4, "{rows} rows: {table}");
     let caption = text_of(&client, "#scenario-table caption").await;
-    assert!(caption.starts_with("partition-heal: 5 nodes"), "{caption}");
+    assert!(caption.starts_with("stale-rate: 5 nodes"), "{caption}");
     let href = attributes(&client, "#scenario-download", "href").await;
     assert!(
         href[0].starts_with("data:application/json"),
@@ -250,6 +325,6 @@ async fn a_person_reads_propagation_and_runs_a_short_scenario() {
     // The manager's own network is still its three nodes.
     assert_eq!(count(&client, "#nodes tbody tr").await, 3);
     show(&client, "#scenarios").await;
-    screenshot(&client, "lab-03-scenario").await;
+    screenshot(&client, "lab-04-scenario").await;
     audit_and_console(browser, &client).await;
 }
