@@ -19,7 +19,31 @@ mod support;
 
 use std::collections::BTreeSet;
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
 use support::*;
+
+/// Presses and releases `key` on whatever has the focus.
+async fn press(client: &fantoccini::Client, key: Key) {
+    let keys = KeyActions::new("keyboard".into())
+        .then(KeyAction::Down { value: key.into() })
+        .then(KeyAction::Up { value: key.into() });
+    client.perform_actions(keys).await.expect("a key press");
+}
+
+/// The accessible name of the focused element.
+async fn focused_label(client: &fantoccini::Client) -> String {
+    client
+        .execute(
+            "return document.activeElement.getAttribute('aria-label') || '';",
+            vec![],
+        )
+        .await
+        .expect("the focused element")
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
 
 /// The six nodes' addresses and ids, once the page shows them running and
 /// live, and the graph has its links.
@@ -238,5 +262,40 @@ async fn a_person_sets_300_ms_on_a_link_and_reads_it_there() {
     assert_eq!(count(&client, "#network-svg .link-badge").await, 1);
     show(&client, "#network").await;
     screenshot(&client, "net-03-link-300ms").await;
+
+    // From the keyboard: the links are one Tab stop, arrows move among
+    // them in drawing order, Enter opens one.
+    assert_eq!(
+        count(&client, "#network-svg g.link[tabindex='0']").await,
+        0,
+        "a link is a Tab stop of its own"
+    );
+    client
+        .execute(
+            "document.querySelector('#network-svg g.links').focus()",
+            vec![],
+        )
+        .await
+        .expect("focus the links");
+    let links = attributes(&client, "#network-svg g.link", "aria-label").await;
+    press(&client, Key::Down).await;
+    assert_eq!(focused_label(&client).await, links[0]);
+    press(&client, Key::Down).await;
+    press(&client, Key::Down).await;
+    assert_eq!(focused_label(&client).await, links[2]);
+    press(&client, Key::Up).await;
+    assert_eq!(focused_label(&client).await, links[1]);
+    press(&client, Key::End).await;
+    assert_eq!(focused_label(&client).await, links[links.len() - 1]);
+    press(&client, Key::Enter).await;
+    wait_count(
+        &client,
+        "#network-svg g.link.open",
+        "the opened link",
+        |n| n == 1,
+    )
+    .await;
+    let open = attributes(&client, "#network-svg g.link.open", "aria-label").await;
+    assert_eq!(open[0], links[links.len() - 1]);
     audit_and_console(browser, &client).await;
 }

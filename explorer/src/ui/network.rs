@@ -384,7 +384,20 @@ pub fn NetworkPanel() -> impl IntoView {
                         width=move || format!("{:.0}", size())
                         height=move || format!("{:.0}", size())
                     >
-                        <g class="links">
+                        // One Tab stop for all the links (there are about
+                        // 400 at 100 nodes): arrow keys move among them.
+                        <g
+                            class="links"
+                            role="group"
+                            tabindex="0"
+                            aria-label="Links: arrow keys move from link to link, Enter opens one"
+                            on:keydown=move |ev| {
+                                if ev.target() == ev.current_target() && is_arrow(&ev) {
+                                    ev.prevent_default();
+                                    focus_link(&ev, Step::First);
+                                }
+                            }
+                        >
                             <For
                                 each=link_items
                                 key=|(l, show)| l.redraw_key(*show)
@@ -470,6 +483,57 @@ fn NodeMark(n: DrawnNode, view: View) -> impl IntoView {
     }
 }
 
+fn is_arrow(ev: &leptos::ev::KeyboardEvent) -> bool {
+    matches!(
+        ev.key().as_str(),
+        "ArrowDown" | "ArrowRight" | "ArrowUp" | "ArrowLeft" | "Home" | "End"
+    )
+}
+
+#[derive(Clone, Copy)]
+enum Step {
+    First,
+    Last,
+    Next,
+    Previous,
+}
+
+/// Moves the focus among the graph's links, in drawing order, from the
+/// element the key was pressed on (a link, or the links' group).
+fn focus_link(ev: &leptos::ev::KeyboardEvent, step: Step) {
+    use leptos::wasm_bindgen::JsCast;
+    let Some(here) = ev
+        .current_target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+    else {
+        return;
+    };
+    let group = if here.class_list().contains("links") {
+        Some(here.clone())
+    } else {
+        here.parent_element()
+    };
+    let is_link = |e: &web_sys::Element| e.class_list().contains("link");
+    let mut next = match step {
+        Step::First => group.and_then(|g| g.first_element_child()),
+        Step::Last => group.and_then(|g| g.last_element_child()),
+        Step::Next => here.next_element_sibling(),
+        Step::Previous => here.previous_element_sibling(),
+    };
+    while let Some(e) = next.clone() {
+        if is_link(&e) {
+            break;
+        }
+        next = match step {
+            Step::First | Step::Next => e.next_element_sibling(),
+            Step::Last | Step::Previous => e.previous_element_sibling(),
+        };
+    }
+    if let Some(link) = next.and_then(|e| e.dyn_into::<web_sys::SvgElement>().ok()) {
+        let _ = link.focus();
+    }
+}
+
 #[component]
 fn LinkMark(l: DrawnLink, show: bool, view: View) -> impl IntoView {
     let key = l.key.clone();
@@ -515,14 +579,25 @@ fn LinkMark(l: DrawnLink, show: bool, view: View) -> impl IntoView {
             data-a=l.a.clone()
             data-b=l.b.clone()
             role="button"
-            tabindex="0"
+            tabindex="-1"
             aria-label=l.label.clone()
             on:click=move |_| open()
             on:keydown=move |ev| {
-                if ev.key() == "Enter" || ev.key() == " " {
-                    ev.prevent_default();
-                    open_key();
-                }
+                let step = match ev.key().as_str() {
+                    "Enter" | " " => {
+                        ev.prevent_default();
+                        open_key();
+                        return;
+                    }
+                    "ArrowDown" | "ArrowRight" => Step::Next,
+                    "ArrowUp" | "ArrowLeft" => Step::Previous,
+                    "Home" => Step::First,
+                    "End" => Step::Last,
+                    _ => return,
+                };
+                ev.prevent_default();
+                ev.stop_propagation();
+                focus_link(&ev, step);
             }
             on:mouseenter=move |_| enter()
             on:mouseleave=move |_| leave()
