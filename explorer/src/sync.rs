@@ -15,10 +15,13 @@ use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use shared::BlockHash;
+use shared::events::Event;
 
 use crate::live::follow_events;
 use crate::state::{Followup, Network};
 
+/// Events that arrive within this long of each other are applied together.
+const BATCH_MS: u64 = 16;
 /// How often the node list is read again.
 const POLL_EVERY: Duration = Duration::from_secs(3);
 /// The panels wait at most this long for the first node list.
@@ -40,10 +43,30 @@ pub fn start(net: Network) {
         if let Some(previous) = listening.try_update_value(|l| l.replace(stop)).flatten() {
             previous.abort();
         }
+        // Events are applied in batches, one every BATCH_MS: a block at 100
+        // nodes is 100 events within milliseconds, and applied one by one
+        // each would redraw the page (Leptos runs effects once per task).
+        let queue = StoredValue::new(Vec::<Event>::new());
+        let flush = move || {
+            let events = queue.try_update_value(std::mem::take).unwrap_or_default();
+            for event in events {
+                run_followup(net, net.apply(event));
+            }
+        };
         spawn_local(async move {
             let follow = follow_events(
                 url,
-                move |event| run_followup(net, net.apply(event)),
+                move |event| {
+                    let first = queue
+                        .try_update_value(|q| {
+                            q.push(event);
+                            q.len() == 1
+                        })
+                        .unwrap_or(false);
+                    if first {
+                        set_timeout(flush, Duration::from_millis(BATCH_MS));
+                    }
+                },
                 move |state| {
                     if net.connection.get_untracked() != state {
                         net.connection.set(state);
