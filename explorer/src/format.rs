@@ -51,6 +51,11 @@ pub fn seconds(ms: u64) -> String {
 }
 
 /// A count with thousands separators: "12,345".
+/// A share in [0, 1] as "40.0 %", as the lab's panels and plots write it.
+pub fn percent(share: f64) -> String {
+    format!("{:.1} %", share * 100.0)
+}
+
 pub fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);

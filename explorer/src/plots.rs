@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use shared::stats::MinerStats;
 
 use crate::feed::Names;
+use crate::format::percent;
 use crate::lab::{StalePoint, quantile};
 
 pub const W: f64 = 360.0;
@@ -65,10 +66,6 @@ fn polyline(points: &[(f64, f64)], x: (f64, f64), y: (f64, f64)) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-fn percent(share: f64) -> String {
-    format!("{:.1} %", share * 100.0)
 }
 
 /// The stale rate at each `stats` event, by minutes since the first.

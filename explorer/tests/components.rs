@@ -238,7 +238,7 @@ async fn the_page_shows_its_panels_once_the_manager_has_listed_its_nodes() {
         3,
         "the rows are there when the panel appears"
     );
-    until("every panel", || all(&host, "main section").len() == 7).await;
+    until("every panel", || all(&host, "main section").len() == 11).await;
     let order: Vec<String> = all(&host, "main section").iter().map(|s| s.id()).collect();
     assert_eq!(
         order,
@@ -249,7 +249,11 @@ async fn the_page_shows_its_panels_once_the_manager_has_listed_its_nodes() {
             "inspector",
             "validation",
             "charts",
-            "activity"
+            "activity",
+            "hashpower",
+            "attacks",
+            "metrics",
+            "scenarios"
         ]
     );
 }

@@ -14,7 +14,7 @@ use shared::strategy::{ForgeRule, StrategyState, TimestampMode};
 use super::outcome::OutcomeText;
 use super::plot_figure::PlotFigure;
 use crate::api::{Call, JsonCall};
-use crate::format::node_name;
+use crate::format::{node_name, percent};
 use crate::lab::AttackSeries;
 use crate::plots;
 use crate::state::{Network, Outcome};
@@ -47,10 +47,6 @@ fn rule_of(value: &str) -> ForgeRule {
         "wrong_previous_hash" => ForgeRule::WrongPreviousHash,
         _ => ForgeRule::BadMerkleRoot,
     }
-}
-
-fn percent(share: f64) -> String {
-    format!("{:.1} %", share * 100.0)
 }
 
 /// The attacker's own state in words.

@@ -10,12 +10,8 @@ use shared::stats::HashPowerBody;
 
 use super::outcome::OutcomeText;
 use crate::api::JsonCall;
-use crate::format::{count, hash_rate, node_name};
+use crate::format::{count, hash_rate, node_name, percent};
 use crate::state::{Network, Outcome};
-
-fn percent(share: f64) -> String {
-    format!("{:.1} %", share * 100.0)
-}
 
 /// Sends one hash power command and shows what it did.
 fn set_power(net: Network, outcome: RwSignal<Option<Outcome>>, working: String, json: JsonCall) {
