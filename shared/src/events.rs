@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+mod decode;
+
 use crate::api::{LinkDirection, NodeState, NodeSummary, TipInfo};
 use crate::hash::BlockHash;
 use crate::stats::NetworkStats;
@@ -20,7 +22,9 @@ use crate::validation::Rejection;
 /// someone making the server buffer it, and ends the stream.
 pub const MAX_SUBSCRIBER_MESSAGE_BYTES: usize = 1024;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Serialized by serde's derive; decoded by hand in `decode` (the JSON
+/// shape is the same both ways, and a property test holds them to it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     /// Milliseconds since the Unix epoch when the event happened.
@@ -43,7 +47,7 @@ pub enum MiningMode {
     OneBlock,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
@@ -226,6 +230,163 @@ impl NodeSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::{LinkDirection, TipStatus};
+    use crate::strategy::{ForgeRule, Strategy};
+    use crate::validation::EncodingError;
+
+    /// One value of every variant, in declaration order, with every
+    /// optional field set (the decoder's tests need one of each).
+    pub(super) fn one_of_each() -> Vec<EventKind> {
+        let hash = BlockHash::from_bytes([7; 32]);
+        let other = BlockHash::from_bytes([9; 32]);
+        let stats: NetworkStats = serde_json::from_value(serde_json::json!({
+            "since": 1, "at": 5_000, "running_nodes": 2, "majority_tip": hash,
+            "majority_height": 4, "majority_nodes": 2, "blocks_found": 5,
+            "best_chain_blocks": 4, "stale_blocks": 1, "pending_blocks": 0,
+            "stale_rate": 0.2, "reorgs": {"count": 1, "depths": {"1": 1}},
+            "propagation": {
+                "to_50": {"blocks": 3, "p50_ms": 10, "p90_ms": 20, "p99_ms": 30},
+                "to_90": {"blocks": 3, "p50_ms": 11, "p90_ms": 21, "p99_ms": 31},
+                "to_100": {"blocks": 2, "p50_ms": 12, "p90_ms": 22, "p99_ms": 32}
+            },
+            "miners": [{"node": "a", "address": "127.0.0.1:5000", "hash_share": 0.5,
+                "measured_share": 0.4, "blocks_found": 5, "best_chain_blocks": 4,
+                "stale_blocks": 1, "best_chain_share": 1.0}],
+            "forks": [{"tip": other, "height": 3, "nodes": ["b"], "fork_height": 2}],
+            "hash_power": {"capacity_attempts_per_sec": 1.5, "cores": 2,
+                "total_attempts_per_sec": 10, "measured_attempts_per_sec": 9.5,
+                "nodes": [{"node": "a", "address": "127.0.0.1:5000",
+                    "attempts_per_sec": 10, "share": 1.0}],
+                "lab_block_interval_ms": 1000, "lab_network_hashrate": 10,
+                "expected_block_interval_ms": 1000.0},
+            "events_missed": 3
+        }))
+        .unwrap();
+        let tip = TipInfo {
+            height: 3,
+            hash: other,
+            branch_length: 1,
+            status: TipStatus::ValidFork,
+        };
+        vec![
+            EventKind::BlockMined {
+                height: 1,
+                hash,
+                attempts: 2,
+                elapsed_ms: 3,
+                entries: 4,
+            },
+            EventKind::BlockAccepted {
+                height: 2,
+                hash,
+                previous_hash: other,
+                from: Some("127.0.0.1:5001".into()),
+                active: true,
+            },
+            EventKind::BlockRejected {
+                hash,
+                height: 3,
+                reason: Rejection::BadEncoding(EncodingError::HashMismatch {
+                    stated: hash,
+                    computed: other,
+                }),
+                summary: "the stated hash is not the header's".into(),
+                from: Some("127.0.0.1:5002".into()),
+            },
+            EventKind::ChainReorganized {
+                old_tip: hash,
+                new_tip: other,
+                depth: 2,
+                fork_height: 5,
+                new_height: 8,
+            },
+            EventKind::PeerAdded {
+                id: "b".into(),
+                address: "127.0.0.1:5001".into(),
+            },
+            EventKind::PeerUnreachable {
+                address: "127.0.0.1:5001".into(),
+                error: "refused".into(),
+            },
+            EventKind::PeerConnected {
+                address: "127.0.0.1:5001".into(),
+                id: "b".into(),
+                direction: LinkDirection::Outbound,
+            },
+            EventKind::PeerDisconnected {
+                address: "127.0.0.1:5001".into(),
+                reason: "closed".into(),
+            },
+            EventKind::PeerBanned {
+                address: "127.0.0.1:5001".into(),
+                reason: "sent an invalid block".into(),
+                until: 99,
+            },
+            EventKind::MiningStarted {
+                mode: MiningMode::Continuous,
+            },
+            EventKind::MiningStopped,
+            EventKind::EntryAdded {
+                data: "ünï ✓".into(),
+                pending: 2,
+            },
+            EventKind::Isolated,
+            EventKind::Reconnected,
+            EventKind::ShuttingDown,
+            EventKind::StrategyChanged {
+                strategy: Strategy::Forger {
+                    rule: ForgeRule::WrongBits,
+                },
+            },
+            EventKind::BlocksPublished {
+                count: 3,
+                tip: hash,
+            },
+            EventKind::BlockOffered {
+                hash,
+                height: 4,
+                deviation: "bad_merkle_root".into(),
+                peers: 2,
+            },
+            EventKind::EventsDropped { count: 7 },
+            EventKind::NodeStarted {
+                address: "127.0.0.1:5003".into(),
+                pid: Some(42),
+            },
+            EventKind::NodeStopped {
+                address: "127.0.0.1:5003".into(),
+                outcome: "killed".into(),
+            },
+            EventKind::NodeUnreachable {
+                address: "127.0.0.1:5003".into(),
+            },
+            EventKind::NetworkReady { nodes: 6 },
+            EventKind::Snapshot {
+                nodes: vec![summary()],
+                tips: BTreeMap::from([("a".to_owned(), vec![tip])]),
+            },
+            EventKind::Stats {
+                stats: Box::new(stats),
+            },
+        ]
+    }
+
+    #[test]
+    fn every_variant_decodes_to_what_was_serialized() {
+        for (at, kind) in one_of_each().into_iter().enumerate() {
+            for node in [None, Some("n1".to_owned())] {
+                let event = Event {
+                    at: at as u64,
+                    node,
+                    kind: kind.clone(),
+                };
+                let json = serde_json::to_string(&event).unwrap();
+                let back: Event =
+                    serde_json::from_str(&json).unwrap_or_else(|err| panic!("{json}: {err}"));
+                assert_eq!(back, event, "{json}");
+            }
+        }
+    }
 
     fn summary() -> NodeSummary {
         NodeSummary {

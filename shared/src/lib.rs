@@ -31,6 +31,8 @@
 //!   commands.
 //! - [`strategy`]: attack strategies (honest, selfish, private, timestamp,
 //!   forger), their live state, and the blocks the dishonest ones build.
+//! - `tagged`: decoding internally tagged JSON enums field by field, without
+//!   serde's buffering (events, rejections, strategy states).
 //! - [`template`]: the next block a miner works on, and helpers that grow
 //!   valid chains for tests and tools.
 //! - [`topology`]: network shapes (full, ring, line, star, random:K,
@@ -54,6 +56,7 @@ pub mod pow;
 pub mod scenario;
 pub mod stats;
 pub mod strategy;
+mod tagged;
 pub mod target;
 pub mod template;
 pub mod topology;

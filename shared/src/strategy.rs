@@ -7,13 +7,14 @@
 //! Every strategy is a node that follows the protocol except for the one
 //! deviation it studies; none changes the node's hash power cap.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::block::Block;
 use crate::entry::Entry;
 use crate::hash::BlockHash;
 use crate::header::Header;
 use crate::params::ChainParams;
+use crate::tagged::{self, Fields};
 use crate::target::{CompactTarget, Target};
 use crate::validation::median_time_past;
 
@@ -225,8 +226,8 @@ pub enum PrivatePhase {
     Done,
 }
 
-/// A strategy's live state.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// A strategy's live state. Decoded by hand ([`crate::tagged`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "strategy", rename_all = "snake_case")]
 pub enum StrategyState {
@@ -263,6 +264,40 @@ pub enum StrategyState {
         /// (honest peers ban for a permanent rejection).
         refused: u64,
     },
+}
+
+/// Every `strategy` a [`StrategyState`] may name, in declaration order.
+const STATES: &[&str] = &["honest", "selfish", "private", "offering"];
+
+impl<'de> Deserialize<'de> for StrategyState {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let f = &mut Fields::read(deserializer)?;
+        let decoded = f.tag("strategy").and_then(|state| {
+            Ok(match state.as_str() {
+                "honest" => Self::Honest,
+                "selfish" => Self::Selfish {
+                    withheld: f.take("withheld")?,
+                    lead: f.take("lead")?,
+                    published: f.take("published")?,
+                    races: f.take("races")?,
+                },
+                "private" => Self::Private {
+                    phase: f.take("phase")?,
+                    a_block: f.optional("a_block")?,
+                    a_height: f.optional("a_height")?,
+                    branch_length: f.take("branch_length")?,
+                    released: f.take("released")?,
+                    a_reverted: f.take("a_reverted")?,
+                },
+                "offering" => Self::Offering {
+                    offered: f.take("offered")?,
+                    refused: f.take("refused")?,
+                },
+                other => return Err(tagged::unknown(other, STATES)),
+            })
+        });
+        decoded.map_err(tagged::into)
+    }
 }
 
 /// `GET /strategy`, and the answer of `POST /strategy`.
@@ -358,5 +393,61 @@ mod tests {
         let target = template.header.bits.to_target().unwrap();
         let spoilt = spoil_proof(template.header, target);
         assert!(!target.is_met_by(spoilt.block_hash()));
+    }
+
+    #[test]
+    fn every_state_decodes_to_what_was_serialized() {
+        let all = [
+            StrategyState::Honest,
+            StrategyState::Selfish {
+                withheld: 1,
+                lead: -2,
+                published: 3,
+                races: 4,
+            },
+            StrategyState::Private {
+                phase: PrivatePhase::Released,
+                a_block: Some(BlockHash::from_bytes([6; 32])),
+                a_height: Some(7),
+                branch_length: 8,
+                released: true,
+                a_reverted: false,
+            },
+            StrategyState::Private {
+                phase: PrivatePhase::WaitingForEntry,
+                a_block: None,
+                a_height: None,
+                branch_length: 0,
+                released: false,
+                a_reverted: true,
+            },
+            StrategyState::Offering {
+                offered: 9,
+                refused: 10,
+            },
+        ];
+        for state in all {
+            let json = serde_json::to_string(&state).unwrap();
+            let back: StrategyState =
+                serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
+            assert_eq!(back, state, "{json}");
+            let tag = serde_json::to_value(&state).unwrap()["strategy"].clone();
+            assert!(STATES.contains(&tag.as_str().unwrap()), "{json}");
+        }
+    }
+
+    #[test]
+    fn a_state_of_an_unknown_kind_or_short_of_a_field_is_refused() {
+        let err = serde_json::from_str::<StrategyState>(r#"{"strategy":"sly"}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown variant `sly`"), "{err}");
+        let err = serde_json::from_str::<StrategyState>(r#"{"strategy":"offering","offered":1}"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("missing field `refused`"), "{err}");
+        let err =
+            serde_json::from_str::<StrategyState>(r#"{"offered":1,"refused":2}"#).unwrap_err();
+        assert!(
+            err.to_string().contains("missing field `strategy`"),
+            "{err}"
+        );
     }
 }

@@ -6,17 +6,20 @@
 //! [`ChainParams::context_len`] long unless the chain is shorter) and `now`,
 //! the caller's clock in milliseconds since the Unix epoch.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::block::{Block, MAX_ENTRIES};
 use crate::entry::{Entry, MAX_DATA_BYTES, MAX_MINER_BYTES};
 use crate::hash::{BlockHash, MerkleRoot};
 use crate::header::Header;
 use crate::params::{ChainParams, MEDIAN_TIME_SPAN};
+use crate::tagged::{self, Fields};
 use crate::target::{CompactTarget, Target, Work};
 
 /// Why a block is not well formed, before any chain context.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+///
+/// Decoded by hand ([`crate::tagged`]), as is [`Rejection`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "problem", rename_all = "snake_case")]
 pub enum EncodingError {
@@ -46,7 +49,7 @@ pub enum EncodingError {
 }
 
 /// Why a block is refused: one variant per consensus rule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "rule", rename_all = "snake_case")]
 pub enum Rejection {
@@ -130,6 +133,122 @@ impl Rejection {
             Self::TimestampTooFarAhead { .. } => "timestamp too far in the future",
             Self::WrongMerkleRoot { .. } => "merkle root does not match the entries",
         }
+    }
+}
+
+/// Every `problem` an [`EncodingError`] may name, in declaration order.
+const PROBLEMS: &[&str] = &[
+    "hash_mismatch",
+    "unsupported_version",
+    "no_entries",
+    "too_many_entries",
+    "first_entry_not_coinbase",
+    "coinbase_height_mismatch",
+    "extra_coinbase",
+    "entry_too_large",
+];
+
+/// Every `rule` a [`Rejection`] may name, in declaration order.
+const RULES: &[&str] = &[
+    "bad_encoding",
+    "empty_chain",
+    "bad_genesis",
+    "wrong_index",
+    "wrong_previous_hash",
+    "wrong_bits",
+    "hash_above_target",
+    "timestamp_not_after_median",
+    "timestamp_too_far_ahead",
+    "wrong_merkle_root",
+];
+
+impl EncodingError {
+    fn from_fields(f: &mut Fields) -> Result<Self, serde_json::Error> {
+        let problem = f.tag("problem")?;
+        Ok(match problem.as_str() {
+            "hash_mismatch" => Self::HashMismatch {
+                stated: f.take("stated")?,
+                computed: f.take("computed")?,
+            },
+            "unsupported_version" => Self::UnsupportedVersion {
+                version: f.take("version")?,
+            },
+            "no_entries" => Self::NoEntries,
+            "too_many_entries" => Self::TooManyEntries {
+                count: f.take("count")?,
+            },
+            "first_entry_not_coinbase" => Self::FirstEntryNotCoinbase,
+            "coinbase_height_mismatch" => Self::CoinbaseHeightMismatch {
+                expected: f.take("expected")?,
+                found: f.take("found")?,
+            },
+            "extra_coinbase" => Self::ExtraCoinbase {
+                position: f.take("position")?,
+            },
+            "entry_too_large" => Self::EntryTooLarge {
+                position: f.take("position")?,
+                len: f.take("len")?,
+                max: f.take("max")?,
+            },
+            other => return Err(tagged::unknown(other, PROBLEMS)),
+        })
+    }
+}
+
+impl Rejection {
+    fn from_fields(f: &mut Fields) -> Result<Self, serde_json::Error> {
+        let rule = f.tag("rule")?;
+        Ok(match rule.as_str() {
+            // A newtype variant of an internally tagged enum: the encoding
+            // error's own tag and fields sit beside `rule`.
+            "bad_encoding" => Self::BadEncoding(EncodingError::from_fields(f)?),
+            "empty_chain" => Self::EmptyChain,
+            "bad_genesis" => Self::BadGenesis {
+                expected: f.take("expected")?,
+                found: f.take("found")?,
+            },
+            "wrong_index" => Self::WrongIndex {
+                expected: f.take("expected")?,
+                found: f.take("found")?,
+            },
+            "wrong_previous_hash" => Self::WrongPreviousHash {
+                expected: f.take("expected")?,
+                found: f.take("found")?,
+            },
+            "wrong_bits" => Self::WrongBits {
+                expected: f.take("expected")?,
+                found: f.take("found")?,
+            },
+            "hash_above_target" => Self::HashAboveTarget {
+                hash: f.take("hash")?,
+                target: f.take("target")?,
+            },
+            "timestamp_not_after_median" => Self::TimestampNotAfterMedian {
+                timestamp: f.take("timestamp")?,
+                median: f.take("median")?,
+            },
+            "timestamp_too_far_ahead" => Self::TimestampTooFarAhead {
+                timestamp: f.take("timestamp")?,
+                limit: f.take("limit")?,
+            },
+            "wrong_merkle_root" => Self::WrongMerkleRoot {
+                expected: f.take("expected")?,
+                found: f.take("found")?,
+            },
+            other => return Err(tagged::unknown(other, RULES)),
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for EncodingError {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Self::from_fields(&mut Fields::read(deserializer)?).map_err(tagged::into)
+    }
+}
+
+impl<'de> Deserialize<'de> for Rejection {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Self::from_fields(&mut Fields::read(deserializer)?).map_err(tagged::into)
     }
 }
 
@@ -537,31 +656,57 @@ mod tests {
         assert_eq!(checked.summary().height, 5);
     }
 
-    #[test]
-    fn each_rule_name_is_its_json_tag() {
-        let hash = BlockHash::ZERO;
-        let bits = CompactTarget::from_consensus(0x207f_ffff);
-        let all = [
+    /// Every encoding problem, each with fields of distinct values.
+    fn every_encoding_error() -> Vec<EncodingError> {
+        vec![
+            EncodingError::HashMismatch {
+                stated: BlockHash::from_bytes([1; 32]),
+                computed: BlockHash::from_bytes([2; 32]),
+            },
+            EncodingError::UnsupportedVersion { version: 9 },
+            EncodingError::NoEntries,
+            EncodingError::TooManyEntries { count: 5_000 },
+            EncodingError::FirstEntryNotCoinbase,
+            EncodingError::CoinbaseHeightMismatch {
+                expected: 3,
+                found: 4,
+            },
+            EncodingError::ExtraCoinbase { position: 2 },
+            EncodingError::EntryTooLarge {
+                position: 1,
+                len: 300,
+                max: 256,
+            },
+        ]
+    }
+
+    /// Every rule, each with fields of distinct values.
+    fn every_rejection() -> Vec<Rejection> {
+        let (a, b) = (
+            BlockHash::from_bytes([3; 32]),
+            BlockHash::from_bytes([4; 32]),
+        );
+        vec![
             Rejection::BadEncoding(EncodingError::NoEntries),
             Rejection::EmptyChain,
             Rejection::BadGenesis {
-                expected: hash,
-                found: hash,
+                expected: a,
+                found: b,
             },
             Rejection::WrongIndex {
                 expected: 1,
                 found: 2,
             },
             Rejection::WrongPreviousHash {
-                expected: hash,
-                found: hash,
+                expected: b,
+                found: a,
             },
             Rejection::WrongBits {
-                expected: bits,
-                found: bits,
+                expected: CompactTarget::from_consensus(0x207f_ffff),
+                found: CompactTarget::from_consensus(0x1d00_ffff),
             },
             Rejection::HashAboveTarget {
-                hash,
+                hash: a,
                 target: Target::MAX,
             },
             Rejection::TimestampNotAfterMedian {
@@ -574,12 +719,72 @@ mod tests {
             },
             Rejection::WrongMerkleRoot {
                 expected: MerkleRoot::ZERO,
-                found: MerkleRoot::ZERO,
+                found: MerkleRoot::from_bytes([5; 32]),
             },
-        ];
-        for rejection in all {
-            let json = serde_json::to_value(&rejection).unwrap();
+        ]
+    }
+
+    #[test]
+    fn each_rule_name_is_its_json_tag() {
+        let all = every_rejection();
+        assert_eq!(all.len(), RULES.len());
+        for (rejection, name) in all.iter().zip(RULES) {
+            let json = serde_json::to_value(rejection).unwrap();
             assert_eq!(json["rule"], rejection.rule(), "{rejection:?}");
+            assert_eq!(json["rule"], *name, "RULES is in declaration order");
         }
+        let all = every_encoding_error();
+        assert_eq!(all.len(), PROBLEMS.len());
+        for (problem, name) in all.iter().zip(PROBLEMS) {
+            assert_eq!(serde_json::to_value(problem).unwrap()["problem"], *name);
+        }
+    }
+
+    #[test]
+    fn every_rejection_decodes_to_what_was_serialized() {
+        let nested = every_encoding_error()
+            .into_iter()
+            .map(Rejection::BadEncoding);
+        for rejection in every_rejection().into_iter().chain(nested) {
+            let json = serde_json::to_string(&rejection).unwrap();
+            let back: Rejection =
+                serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
+            assert_eq!(back, rejection, "{json}");
+        }
+        for problem in every_encoding_error() {
+            let json = serde_json::to_string(&problem).unwrap();
+            assert_eq!(
+                serde_json::from_str::<EncodingError>(&json).unwrap(),
+                problem
+            );
+        }
+    }
+
+    #[test]
+    fn an_unknown_rule_or_problem_is_refused_by_name() {
+        let err = serde_json::from_str::<Rejection>(r#"{"rule":"too_shiny"}"#).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown variant `too_shiny`"),
+            "{err}"
+        );
+        let err = serde_json::from_str::<Rejection>(r#"{"rule":"bad_encoding","problem":"odd"}"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("unknown variant `odd`"), "{err}");
+    }
+
+    #[test]
+    fn a_rejection_without_its_tag_or_fields_is_refused() {
+        let err = serde_json::from_str::<Rejection>(r#"{"expected":1,"found":2}"#).unwrap_err();
+        assert!(err.to_string().contains("missing field `rule`"), "{err}");
+        let err = serde_json::from_str::<Rejection>(r#"{"rule":"bad_encoding"}"#).unwrap_err();
+        assert!(err.to_string().contains("missing field `problem`"), "{err}");
+        let err = serde_json::from_str::<Rejection>(r#"{"rule":"wrong_index","expected":1}"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("missing field `found`"), "{err}");
+        let err = serde_json::from_str::<Rejection>(
+            r#"{"rule":"wrong_bits","expected":"zz","found":"1d00ffff"}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("field `expected`"), "{err}");
     }
 }

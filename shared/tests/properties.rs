@@ -9,6 +9,7 @@ mod common;
 
 use common::{any_block, any_header};
 use proptest::prelude::*;
+use shared::events::{Event, EventKind};
 use shared::p2p::{self, Hello, Message, WireError};
 use shared::{
     Block, BlockHash, ChainParams, Entry, Header, Preset, solve, spaced_chain, validate_chain,
@@ -158,5 +159,123 @@ proptest! {
             p2p::decode(&frame),
             Err(WireError::FrameTooLarge { len: p2p::MAX_FRAME_BYTES + over, max: p2p::MAX_FRAME_BYTES })
         );
+    }
+}
+
+fn any_block_hash() -> impl Strategy<Value = BlockHash> {
+    any::<[u8; 32]>().prop_map(BlockHash::from_bytes)
+}
+
+/// Events of the variants made of plain fields, with any values in them
+/// (`events.rs` holds one of each of the others, nested bodies included).
+fn any_event_kind() -> impl Strategy<Value = EventKind> {
+    let text = || "\\PC{0,12}";
+    prop_oneof![
+        (
+            any::<u64>(),
+            any_block_hash(),
+            any::<u64>(),
+            any::<u64>(),
+            any::<usize>()
+        )
+            .prop_map(|(height, hash, attempts, elapsed_ms, entries)| {
+                EventKind::BlockMined {
+                    height,
+                    hash,
+                    attempts,
+                    elapsed_ms,
+                    entries,
+                }
+            }),
+        (
+            any::<u64>(),
+            any_block_hash(),
+            any_block_hash(),
+            prop::option::of(text()),
+            any::<bool>()
+        )
+            .prop_map(|(height, hash, previous_hash, from, active)| {
+                EventKind::BlockAccepted {
+                    height,
+                    hash,
+                    previous_hash,
+                    from,
+                    active,
+                }
+            }),
+        (
+            any_block_hash(),
+            any_block_hash(),
+            any::<u64>(),
+            any::<u64>(),
+            any::<u64>()
+        )
+            .prop_map(|(old_tip, new_tip, depth, fork_height, new_height)| {
+                EventKind::ChainReorganized {
+                    old_tip,
+                    new_tip,
+                    depth,
+                    fork_height,
+                    new_height,
+                }
+            }),
+        (text(), text(), any::<u64>()).prop_map(|(address, reason, until)| {
+            EventKind::PeerBanned {
+                address,
+                reason,
+                until,
+            }
+        }),
+        (text(), any::<usize>())
+            .prop_map(|(data, pending)| EventKind::EntryAdded { data, pending }),
+        (any::<u64>(), any_block_hash())
+            .prop_map(|(count, tip)| EventKind::BlocksPublished { count, tip }),
+        (any_block_hash(), any::<u64>(), text(), any::<usize>()).prop_map(
+            |(hash, height, deviation, peers)| EventKind::BlockOffered {
+                hash,
+                height,
+                deviation,
+                peers
+            }
+        ),
+        (text(), prop::option::of(any::<u32>()))
+            .prop_map(|(address, pid)| EventKind::NodeStarted { address, pid }),
+        Just(EventKind::MiningStopped),
+        Just(EventKind::Isolated),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn events_json_round_trips(at in any::<u64>(), node in prop::option::of("\\PC{0,8}"), kind in any_event_kind()) {
+        let event = Event { at, node, kind };
+        let json = serde_json::to_string(&event).unwrap();
+        prop_assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), event);
+    }
+
+    /// The decoder reads a message, not the order its fields come in.
+    #[test]
+    fn an_events_fields_may_come_in_any_order(kind in any_event_kind(), seed in any::<u64>()) {
+        let event = Event { at: 1, node: Some("n".into()), kind };
+        let serde_json::Value::Object(object) = serde_json::to_value(&event).unwrap() else {
+            panic!("an event serializes to an object");
+        };
+        let mut fields: Vec<_> = object.into_iter().collect();
+        // A seeded rotation and reversal: enough to move `type` and `at`
+        // away from the front.
+        let len = fields.len();
+        fields.rotate_left(seed as usize % len);
+        if seed % 2 == 1 {
+            fields.reverse();
+        }
+        let text = format!(
+            "{{{}}}",
+            fields
+                .iter()
+                .map(|(k, v)| format!("{}:{v}", serde_json::Value::String(k.clone())))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        prop_assert_eq!(serde_json::from_str::<Event>(&text).unwrap(), event);
     }
 }
