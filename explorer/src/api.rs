@@ -15,7 +15,9 @@
 use futures::future::{Either, select};
 use gloo_net::http::{Request, RequestBuilder, Response};
 use gloo_timers::future::TimeoutFuture;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use shared::api::{
     ChainBody, ErrorBody, MessageBody, MinedBody, NodeSummary, NodesBody, ShutdownReport,
     StatusBody, TipsBody,
@@ -262,6 +264,14 @@ impl Api {
     }
 
     async fn fetch<T: DeserializeOwned>(&self, call: Call) -> Result<T, ApiError> {
+        decode(self.exchange(call, None).await?)
+    }
+
+    /// Sends `call` (with `body` as JSON, if any) and reads the answer as
+    /// JSON. Not generic, so the wasm holds one copy of the request and
+    /// answer handling instead of one per answer type; only the last step,
+    /// [`decode`], is.
+    async fn exchange(&self, call: Call, body: Option<String>) -> Result<Value, ApiError> {
         let url = self.url(&call);
         let mut request = match call.method {
             Method::Get => Request::get(&url),
@@ -270,7 +280,10 @@ impl Api {
         if let Some(authorization) = self.authorization(&call) {
             request = request.header("Authorization", &authorization);
         }
-        send(request, call.timeout_ms)
+        if body.is_some() {
+            request = request.header("Content-Type", "application/json");
+        }
+        send(request, body, call.timeout_ms)
             .await
             .map_err(|err| match err {
                 ApiError::Refused { status: 401, .. } => self.unauthorized(&call),
@@ -365,14 +378,20 @@ fn query_escape(text: &str) -> String {
     out
 }
 
-/// Sends `request`, waits at most `timeout_ms`, and reads a `T` from a 2xx
-/// answer or the `ErrorBody` from any other.
-async fn send<T: DeserializeOwned>(
+/// Sends `request` (with `body`), waits at most `timeout_ms`, and reads the
+/// JSON of a 2xx answer or the `ErrorBody` from any other.
+async fn send(
     request: RequestBuilder,
+    body: Option<String>,
     timeout_ms: u32,
-) -> Result<T, ApiError> {
+) -> Result<Value, ApiError> {
     let abort = web_sys::AbortController::new().ok();
     let request = request.abort_signal(abort.as_ref().map(|a| a.signal()).as_ref());
+    let request = match body {
+        Some(body) => request.body(body),
+        None => request.build(),
+    }
+    .map_err(|err| ApiError::BadAnswer(err.to_string()))?;
     let sent = Box::pin(request.send());
     let timer = Box::pin(TimeoutFuture::new(timeout_ms));
     let response = match select(sent, timer).await {
@@ -389,16 +408,19 @@ async fn send<T: DeserializeOwned>(
     read(response).await
 }
 
-async fn read<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
+async fn read(response: Response) -> Result<Value, ApiError> {
     let status = response.status();
     let text = response
         .text()
         .await
         .map_err(|err| ApiError::BadAnswer(err.to_string()))?;
+    let json = serde_json::from_str::<Value>(&text);
     if !response.ok() {
-        let message = serde_json::from_str::<ErrorBody>(&text)
+        let message = json
+            .ok()
+            .and_then(|json| ErrorBody::deserialize(json).ok())
             .map(|body| body.error)
-            .unwrap_or_else(|_| {
+            .unwrap_or_else(|| {
                 if text.trim().is_empty() {
                     response.status_text()
                 } else {
@@ -407,7 +429,12 @@ async fn read<T: DeserializeOwned>(response: Response) -> Result<T, ApiError> {
             });
         return Err(ApiError::Refused { status, message });
     }
-    serde_json::from_str(&text).map_err(|err| ApiError::BadAnswer(err.to_string()))
+    json.map_err(|err| ApiError::BadAnswer(err.to_string()))
+}
+
+/// An answer's JSON as the `T` it should be.
+fn decode<T: DeserializeOwned>(json: Value) -> Result<T, ApiError> {
+    T::deserialize(json).map_err(|err| ApiError::BadAnswer(err.to_string()))
 }
 
 // ---------------------------------------------------------------------------
@@ -490,33 +517,7 @@ impl Api {
     /// Sends a [`JsonCall`] and reads a `T` from its answer.
     pub async fn send_json<T: DeserializeOwned>(&self, json: JsonCall) -> Result<T, ApiError> {
         let JsonCall { call, body } = json;
-        let mut request =
-            Request::post(&self.url(&call)).header("Content-Type", "application/json");
-        if let Some(authorization) = self.authorization(&call) {
-            request = request.header("Authorization", &authorization);
-        }
-        let abort = web_sys::AbortController::new().ok();
-        let request = request
-            .abort_signal(abort.as_ref().map(|a| a.signal()).as_ref())
-            .body(body.to_string())
-            .map_err(|err| ApiError::BadAnswer(err.to_string()))?;
-        let sent = Box::pin(request.send());
-        let timer = Box::pin(TimeoutFuture::new(call.timeout_ms));
-        let response = match select(sent, timer).await {
-            Either::Left((response, _)) => {
-                response.map_err(|err| ApiError::Unreachable(err.to_string()))?
-            }
-            Either::Right(_) => {
-                if let Some(abort) = abort {
-                    abort.abort();
-                }
-                return Err(ApiError::TimedOut(call.timeout_ms / 1000));
-            }
-        };
-        read(response).await.map_err(|err| match err {
-            ApiError::Refused { status: 401, .. } => self.unauthorized(&call),
-            err => err,
-        })
+        decode(self.exchange(call, Some(body.to_string())).await?)
     }
 }
 
