@@ -88,7 +88,7 @@ pub fn layout(tree: &BlockTree) -> Layout {
         .copied()
         .filter(|at| slots[*at].parent.is_none())
         .collect();
-    starts.sort_by_key(|at| rank(*at));
+    starts.sort_unstable_by_key(|at| rank(*at));
     let mut branches: Vec<(usize, usize)> = Vec::new(); // (first, last)
     let mut lane_of = vec![u32::MAX; n];
     let mut branch_of = vec![0usize; n];
@@ -103,7 +103,7 @@ pub fn layout(tree: &BlockTree) -> Layout {
             if kids.is_empty() {
                 break;
             }
-            kids.sort_by_key(|at| std::cmp::Reverse(rank(*at)));
+            kids.sort_unstable_by_key(|at| std::cmp::Reverse(rank(*at)));
             // Later siblings become branches of their own.
             starts.extend(kids.iter().skip(1).rev().copied());
             current = kids[0];
@@ -115,7 +115,7 @@ pub fn layout(tree: &BlockTree) -> Layout {
     // partitioning, which needs the fewest lanes for that order.
     let height = |at: usize| slots[at].header.index;
     let mut order: Vec<usize> = (0..branches.len()).collect();
-    order.sort_by_key(|b| (!main_path[branches[*b].0], height(branches[*b].0), *b));
+    order.sort_unstable_by_key(|b| (!main_path[branches[*b].0], height(branches[*b].0), *b));
     let mut lane_free_from: Vec<u64> = Vec::new();
     let mut branch_lane = vec![0u32; branches.len()];
     for b in order {
@@ -157,7 +157,7 @@ pub fn layout(tree: &BlockTree) -> Layout {
             }
         })
         .collect();
-    blocks.sort_by_key(|b| (b.height, b.lane));
+    blocks.sort_unstable_by_key(|b| (b.height, b.lane));
     Layout {
         min_height: blocks.first().map_or(0, |b| b.height),
         max_height: blocks.last().map_or(0, |b| b.height),

@@ -214,9 +214,11 @@ pub fn miner_shares(miners: &[MinerStats], names: &Names<'_>) -> Plot {
     }
     // The miners furthest from fair, named.
     let mut by_gap = found.clone();
-    by_gap.sort_by(|a, b| {
+    // Unstable, and so ties go by name: a stable sort is a second sorting
+    // routine in the wasm.
+    by_gap.sort_unstable_by(|a, b| {
         let gap = |m: &MinerStats| (m.best_chain_share - m.hash_share).abs();
-        gap(b).total_cmp(&gap(a))
+        gap(b).total_cmp(&gap(a)).then_with(|| a.node.cmp(&b.node))
     });
     let named: Vec<String> = by_gap
         .iter()

@@ -58,7 +58,7 @@ struct Drawn {
 
 fn drawn(placed: &Placed, min_height: u64, names: &dyn Fn(&str) -> String) -> Drawn {
     let mut labels: Vec<String> = placed.tip_of.iter().map(|id| names(id)).collect();
-    labels.sort();
+    labels.sort_unstable();
     Drawn {
         hash: placed.hash,
         height: placed.height,
