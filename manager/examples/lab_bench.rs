@@ -144,6 +144,7 @@ async fn run_setting(setting: &Setting, latency_ms: u64, data: &std::path::Path)
         start_plan: Default::default(),
         topology: Some(setting.topology.parse().expect("a topology")),
         topology_seed: 1,
+        discover: None,
     };
     let manager = tokio::spawn(manager::run(config));
     let client = Client {

@@ -49,6 +49,8 @@ pub struct Config {
     pub topology: Option<Topology>,
     /// Seed of the random shapes.
     pub topology_seed: u64,
+    /// Nodes to find by name and attach as they come and go (`--discover`).
+    pub discover: Option<crate::discovery::Target>,
 }
 
 /// Why `--host` names no address the manager can hand its nodes.

@@ -13,6 +13,8 @@
 //! - [`network`]: [`Manager`], what the manager holds and the questions every
 //!   operation asks of it (which node a key names, who is live).
 //! - [`lifecycle`]: spawn, attach, stop, restart, shut down all.
+//! - [`discovery`]: `--discover NAME:PORT`, attaching the nodes behind a
+//!   name (a headless Service, a Compose service) as they come and go.
 //! - [`poll`]: every node's `/status` once a second, and the snapshot.
 //! - [`mining`]: the background jobs behind `/start/mining` and `/stop/mining`.
 //! - [`stats`]: network metrics folded from every node's events (stale
@@ -58,6 +60,7 @@ pub mod attacks;
 pub mod auth;
 pub mod client;
 pub mod config;
+pub mod discovery;
 pub mod error;
 pub mod events;
 pub mod hashpower;
@@ -210,6 +213,9 @@ pub async fn run(mut config: Config) -> Result<(), RunError> {
     );
     tokio::spawn(watch_signals(shutdown.clone()));
     manager.spawn_background();
+    if let Some(target) = config.discover.clone() {
+        tokio::spawn(discovery::follow(manager.clone(), target, shutdown.clone()));
+    }
 
     let launch = tokio::spawn({
         let manager = manager.clone();

@@ -250,6 +250,70 @@ impl Manager {
         self.summary(slot)
     }
 
+    /// A node `--discover` found at `address`: attached when it is new,
+    /// followed again when it is a stopped node come back, at its old
+    /// address or (same id, a pod rescheduled) at a new one.
+    pub async fn discovered(&self, address: &str) -> Result<(), ApiError> {
+        self.check_open()?;
+        let address = attach_address(address)?;
+        let body = self.inner.client.node_id(&address).await?;
+        let registry = &self.inner.registry;
+        let Some(slot) = registry
+            .find(&address)
+            .or_else(|| registry.find(&body.node))
+        else {
+            return self.attach(&address).await.map(|_| ());
+        };
+        let follower = CancellationToken::new();
+        let generation = registry
+            .with(slot, |entry| {
+                if entry.state() != NodeState::Stopped || entry.process().is_some() {
+                    return None;
+                }
+                entry.summary.address = address.clone();
+                entry.summary.id = body.node.clone();
+                entry.summary.state = NodeState::Running;
+                entry.generation += 1;
+                entry.follower = Some(follower.clone());
+                Some(entry.generation)
+            })
+            .flatten();
+        let Some(generation) = generation else {
+            // Live already, or a node this manager runs itself.
+            return Ok(());
+        };
+        self.inner
+            .hub
+            .follow(slot, generation, address.clone(), follower);
+        tracing::info!(node = %body.node, %address, "discovered node is back");
+        self.emit(
+            Some(body.node),
+            EventKind::NodeStarted { address, pid: None },
+        );
+        self.register_all().await;
+        self.refresh(slot).await;
+        Ok(())
+    }
+
+    /// A node `--discover` found is no longer behind the name: stopped,
+    /// until it is found again.
+    pub fn vanished(&self, address: &str) {
+        let Some(slot) = self.inner.registry.find(address) else {
+            return;
+        };
+        let attached = self
+            .inner
+            .registry
+            .with(slot, |entry| {
+                (entry.process().is_none() && entry.state() != NodeState::Stopped)
+                    .then_some(entry.generation)
+            })
+            .flatten();
+        if let Some(generation) = attached {
+            self.mark_stopped(slot, generation, "no longer behind the --discover name");
+        }
+    }
+
     /// Ask the node to shut down, wait for its process to exit, kill it
     /// if it does not within `EXIT_GRACE` (5 s).
     pub async fn stop_node(&self, slot: usize) -> Result<Stopped, ApiError> {

@@ -53,6 +53,12 @@ struct Cli {
     /// Seed of the random and small-world shapes
     #[arg(long, default_value_t = 0)]
     topology_seed: u64,
+    /// Attach the nodes behind NAME:PORT (every address the name resolves to, e.g. a Kubernetes headless Service), again every 3 s as they come and go; with `-a 0` the manager starts none of its own
+    #[arg(long, value_name = "NAME:PORT")]
+    discover: Option<String>,
+    /// Resolve --discover's name in this hosts-format file (`ip name` a line) instead of the system's resolver
+    #[arg(long, value_name = "FILE", requires = "discover")]
+    hosts_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,6 +110,10 @@ async fn main() -> anyhow::Result<()> {
         start_plan: Default::default(),
         topology: cli.topology,
         topology_seed: cli.topology_seed,
+        discover: cli
+            .discover
+            .map(|target| manager::discovery::Target::parse(&target, cli.hosts_file))
+            .transpose()?,
     };
     manager::run(config).await?;
     Ok(())

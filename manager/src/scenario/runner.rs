@@ -157,6 +157,7 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Result<Report, Run
         token: None,
         topology: scenario.topology,
         topology_seed: scenario.topology_seed,
+        discover: None,
         capacity,
         block_interval_ms: Some(scenario.block_interval_ms),
         total_hashrate: Some(lab.network_hashrate),
