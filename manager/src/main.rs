@@ -29,8 +29,8 @@ struct Cli {
     /// Interface the manager and the nodes bind: an IPv4 address or a name (resolved once, at start); anything but loopback turns on a bearer token
     #[arg(long, default_value = "127.0.0.1")]
     host: String,
-    /// Bearer token that commands and /events then require [default: none on loopback, else generated and printed]
-    #[arg(long)]
+    /// Bearer token that commands and /events then require, and that the manager sends to its nodes [default: none on loopback, else generated and printed]
+    #[arg(long, env = "POWPLAY_TOKEN")]
     token: Option<String>,
     /// The node executable [default: `node` next to this executable]
     #[arg(long)]

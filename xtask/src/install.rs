@@ -330,37 +330,72 @@ fn npm_package(
 }
 
 /// `openapi-spec-validator` from PyPI, which the node's and the manager's
-/// tests run on their `/openapi.json`. It goes into a virtual environment
-/// under `target/tools`, since Debian's Python refuses `pip install` into
-/// the system (PEP 668); `python3-venv` comes from Debian when missing.
+/// tests run on their `/openapi.json`.
 pub fn openapi_spec_validator() -> Result<()> {
-    const VERSION: &str = "0.9.0";
-    const PROGRAM: &str = "openapi-spec-validator";
-    let link = cmd::tools_bin_dir().join(PROGRAM);
-    if cmd::probe(&link.to_string_lossy(), &["--version"]).is_some() {
-        say(&format!("{PROGRAM} {VERSION} already installed"));
+    pip_tool("openapi-spec-validator", "openapi-spec-validator", "0.9.0")
+}
+
+/// `kubernetes-validate` from PyPI, which manager/tests/deploy.rs runs on
+/// the Kubernetes manifests in manager/deploy/k8s.
+pub fn kubernetes_validate() -> Result<()> {
+    pip_tool("kubernetes-validate", "kubernetes-validate", "1.37.0")
+}
+
+/// `program` from the PyPI package `package==version`, in a virtual
+/// environment under `target/tools`, since Debian's Python refuses `pip
+/// install` into the system (PEP 668); `python3-venv` comes from Debian
+/// when missing.
+fn pip_tool(program: &str, package: &str, version: &str) -> Result<()> {
+    let link = cmd::tools_bin_dir().join(program);
+    let venv = cmd::target_dir().join("tools").join("venv");
+    let installed = cmd::probe(
+        &venv.join("bin").join("pip").to_string_lossy(),
+        &["show", package],
+    )
+    .is_some_and(|shown| {
+        shown
+            .lines()
+            .any(|line| line == format!("Version: {version}"))
+    });
+    if installed && cmd::probe(&link.to_string_lossy(), &["--help"]).is_some() {
+        say(&format!("{program} {version} already installed"));
         return Ok(());
     }
-    let venv = cmd::target_dir().join("tools").join("venv");
     if cmd::probe("python3", &["-m", "venv", "--help"]).is_none()
         || cmd::probe("python3", &["-m", "ensurepip", "--version"]).is_none()
     {
         apt_install(
             &["python3", "python3-venv"],
-            "for openapi-spec-validator; takes a minute",
+            &format!("for {program}; takes a minute"),
         )?;
     }
+    if !venv.join("bin").join("pip").exists() {
+        cmd::run(cmd::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    }
     say(&format!(
-        "installing {PROGRAM} {VERSION} into {} (pip, takes seconds)",
+        "installing {package} {version} into {} (pip, takes seconds)",
         venv.display()
     ));
-    cmd::run(cmd::new("python3").args(["-m", "venv"]).arg(&venv))?;
     cmd::run(
         cmd::new(venv.join("bin").join("pip"))
             .args(["install", "--quiet", "--disable-pip-version-check"])
-            .arg(format!("{PROGRAM}=={VERSION}")),
+            .arg(format!("{package}=={version}")),
     )?;
-    link_tool(&venv.join("bin").join(PROGRAM), &link)
+    link_tool(&venv.join("bin").join(program), &link)
+}
+
+/// Docker Compose, to check manager/deploy/compose.yaml (`config`, which
+/// needs no Docker daemon). Debian packages only Compose 1 (`docker-compose`,
+/// Python); the `docker compose` plugin is not in its archive.
+pub fn docker_compose() -> Result<()> {
+    if cmd::probe("docker-compose", &["version", "--short"]).is_some() {
+        say("docker-compose already installed");
+        return Ok(());
+    }
+    apt_install(
+        &["docker-compose"],
+        "for checking manager/deploy/compose.yaml; takes a minute",
+    )
 }
 
 /// Puts a link to `program` in xtask's tools directory, which is first on

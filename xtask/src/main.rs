@@ -32,6 +32,9 @@ enum Command {
     /// Install what is missing, build everything, start the manager with its
     /// nodes and the explorer, and print the URL to open
     Up(up::Args),
+    /// Install what is missing and build the node, the manager (release)
+    /// and the explorer, without starting anything (the Dockerfile's build)
+    Build,
     /// Install what is missing and run every check and test: rustfmt, clippy
     /// (native and wasm), native tests, wasm tests in headless Chromium
     Test,
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = cmd::enter_workspace_root().and_then(|()| match cli.command {
         Command::Up(args) => up::run(&args),
+        Command::Build => up::build_release(),
         Command::Test => test::run(),
         Command::Lighthouse(args) => lighthouse::run(&args),
     });

@@ -193,6 +193,8 @@ pub fn run() -> Result<()> {
     install::firefox()?;
     let axe = install::axe_core()?;
     install::openapi_spec_validator()?;
+    install::kubernetes_validate()?;
+    install::docker_compose()?;
 
     let steps = steps(&axe);
     let total = steps.len();
