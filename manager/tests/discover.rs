@@ -14,12 +14,12 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{ManagerProcess, port_of, wait_until};
-use node::testing::{ANNOUNCE_TIMEOUT, Announced, NODE_READY, node_program, spawn_announced};
+use common::{ManagerProcess, OwnNode, port_of, wait_until};
+use node::testing::{ANNOUNCE_TIMEOUT, NODE_READY, node_program, spawn_announced};
 use shared::api::{MinedBody, NodeState, NodeSummary};
 
 /// A regtest node on `host:port` (port 0: any), its store under `data`.
-fn node_at(data: &Path, host: &str, port: u16) -> Announced {
+fn node_at(data: &Path, host: &str, port: u16) -> OwnNode {
     let mut command = Command::new(node_program());
     command
         .args([
@@ -34,8 +34,10 @@ fn node_at(data: &Path, host: &str, port: u16) -> Announced {
         .arg(data.join(host))
         .stdin(Stdio::null())
         .stderr(Stdio::null());
-    spawn_announced(&mut command, NODE_READY, ANNOUNCE_TIMEOUT)
-        .unwrap_or_else(|err| panic!("{err}"))
+    OwnNode(
+        spawn_announced(&mut command, NODE_READY, ANNOUNCE_TIMEOUT)
+            .unwrap_or_else(|err| panic!("{err}")),
+    )
 }
 
 fn hosts(path: &Path, ips: &[&str]) {
@@ -67,7 +69,7 @@ fn states(rows: &[NodeSummary]) -> Vec<(String, NodeState)> {
 async fn nodes_behind_a_name_are_attached_stopped_and_followed_again_as_they_come_and_go() {
     let dir = tempfile::tempdir().unwrap();
     let first = node_at(dir.path(), "127.0.0.2", 0);
-    let port = port_of(&first.rest);
+    let port = port_of(&first.0.rest);
     let _second = node_at(dir.path(), "127.0.0.3", port);
     let _third = node_at(dir.path(), "127.0.0.4", port);
     let [a, b, c] = ["127.0.0.2", "127.0.0.3", "127.0.0.4"].map(|ip| format!("{ip}:{port}"));

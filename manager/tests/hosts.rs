@@ -14,10 +14,8 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{ManagerProcess, wait_until};
-use node::testing::{
-    ANNOUNCE_TIMEOUT, Announced, NODE_READY, http_client, node_program, spawn_announced,
-};
+use common::{ManagerProcess, OwnNode, wait_until};
+use node::testing::{ANNOUNCE_TIMEOUT, NODE_READY, http_client, node_program, spawn_announced};
 use serde_json::json;
 use shared::api::{MinedBody, NodeSummary, NodesBody, StatusBody};
 
@@ -86,7 +84,7 @@ impl Hosts {
     }
 
     /// A regtest node in namespace `i`, bound to its address.
-    fn node(&self, i: usize, data: &std::path::Path) -> Announced {
+    fn node(&self, i: usize, data: &std::path::Path) -> OwnNode {
         let mut command = Command::new("ip");
         command
             .args(["netns", "exec", &self.namespaces[i]])
@@ -97,8 +95,10 @@ impl Hosts {
             .arg(data.join(format!("host-{i}")))
             .stdin(Stdio::null())
             .stderr(Stdio::null());
-        spawn_announced(&mut command, NODE_READY, ANNOUNCE_TIMEOUT)
-            .unwrap_or_else(|err| panic!("node in {}: {err}", self.namespaces[i]))
+        OwnNode(
+            spawn_announced(&mut command, NODE_READY, ANNOUNCE_TIMEOUT)
+                .unwrap_or_else(|err| panic!("node in {}: {err}", self.namespaces[i])),
+        )
     }
 }
 
@@ -168,7 +168,8 @@ async fn nodes_on_their_own_hosts_mine_converge_split_and_heal_over_their_addres
     }
     let hosts = Hosts::create();
     let data = tempfile::tempdir().unwrap();
-    let _nodes: Vec<Announced> = (0..NODES).map(|i| hosts.node(i, data.path())).collect();
+    // Declared after `hosts`, so dropped (killed) before the namespaces go.
+    let _nodes: Vec<OwnNode> = (0..NODES).map(|i| hosts.node(i, data.path())).collect();
     let addresses: Vec<String> = (0..NODES)
         .map(|i| format!("{}:{PORT}", hosts.address(i)))
         .collect();

@@ -322,3 +322,14 @@ pub fn port_of(address: &str) -> u16 {
 pub fn port_free(port: u16) -> bool {
     std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
+
+/// A node process a test started itself; killed when dropped, so that a
+/// test, passed or failed, leaves none behind.
+pub struct OwnNode(pub Announced);
+
+impl Drop for OwnNode {
+    fn drop(&mut self) {
+        let _ = self.0.child.kill();
+        let _ = self.0.child.wait();
+    }
+}
