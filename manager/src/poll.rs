@@ -12,8 +12,12 @@ use crate::hub::stamp;
 use crate::network::Manager;
 use crate::registry::Transition;
 
-/// How often every node's `/status` is read.
+/// How often the poll runs.
 const POLL_EVERY: Duration = Duration::from_secs(1);
+/// Most `/status` reads in one run. A larger network is read in turns, so
+/// each of 500 nodes is read every 5 s instead of 500 reads every second
+/// (the nodes' events keep the table current in between).
+const POLLS_PER_RUN: usize = 100;
 
 impl Manager {
     /// Read the node's `/status` now and store it.
@@ -70,10 +74,12 @@ impl Manager {
         });
     }
 
-    /// Read every node's `/status` about once a second until shutdown.
+    /// Read every node's `/status` about once a second until shutdown, or
+    /// every `live / POLLS_PER_RUN` seconds on a larger network.
     pub async fn poll_forever(&self) {
         let mut ticks = tokio::time::interval(POLL_EVERY);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut turn = 0;
         loop {
             tokio::select! {
                 _ = self.inner.shutdown.cancelled() => return,
@@ -83,8 +89,11 @@ impl Manager {
                 (entry.is_live() && !entry.busy)
                     .then(|| (entry.slot, entry.generation, entry.address().to_owned()))
             });
+            let (now, next) = polled_in_turn(live.len(), turn);
+            turn = next;
             join_all(
-                live.iter()
+                live[now]
+                    .iter()
                     .map(|(slot, generation, address)| self.poll_one(*slot, *generation, address)),
             )
             .await;
@@ -112,5 +121,46 @@ impl Manager {
                 tips,
             },
         )
+    }
+}
+
+/// Which of `live` nodes this run reads, by position, and the turn after it:
+/// all of them while there are at most [`POLLS_PER_RUN`], else the next
+/// slice of that many, wrapping.
+fn polled_in_turn(live: usize, turn: usize) -> (std::ops::Range<usize>, usize) {
+    if live <= POLLS_PER_RUN {
+        return (0..live, 0);
+    }
+    let start = (turn * POLLS_PER_RUN) % live;
+    let end = (start + POLLS_PER_RUN).min(live);
+    let next = if end == live { 0 } else { turn + 1 };
+    (start..end, next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_network_is_read_whole_every_run() {
+        assert_eq!(polled_in_turn(6, 0), (0..6, 0));
+        assert_eq!(polled_in_turn(POLLS_PER_RUN, 3), (0..POLLS_PER_RUN, 0));
+    }
+
+    #[test]
+    fn a_large_network_is_read_in_turns_that_cover_every_node() {
+        let live = 2 * POLLS_PER_RUN + 50;
+        let mut turn = 0;
+        let mut read = vec![0; live];
+        for _ in 0..3 {
+            let (range, next) = polled_in_turn(live, turn);
+            assert!(range.len() <= POLLS_PER_RUN);
+            for at in range {
+                read[at] += 1;
+            }
+            turn = next;
+        }
+        assert!(read.iter().all(|&times| times == 1), "{read:?}");
+        assert_eq!(turn, 0, "and it starts over");
     }
 }

@@ -217,10 +217,12 @@ fn run(weak: Weak<Node>, threads: usize, pace: Duration) {
             let mut wanted = miner.wanted();
             while !miner.shutdown.load(Ordering::Relaxed) && !wanted.any() {
                 *miner.rate_window() = RateWindow::default();
-                // Wake now and then to notice a dropped node.
+                // `shut_down` and every request wake it; the timeout is
+                // only a backstop, long, since an idle miner that woke twice
+                // a second was a third of what an idle node did.
                 wanted = miner
                     .wake
-                    .wait_timeout(wanted, Duration::from_millis(500))
+                    .wait_timeout(wanted, Duration::from_secs(10))
                     .map(|(guard, _)| guard)
                     .unwrap_or_else(|p| p.into_inner().0);
             }

@@ -480,13 +480,23 @@ impl Node {
     }
 
     /// Asks every linked peer (or only `peer`) for the headers after our
-    /// locator: at start, on `GET /block/new`, and now and then.
+    /// locator: at start and on `GET /block/new` (now and then, one peer at a
+    /// time: [`Self::sync_with_next`]).
     pub fn sync_with_all(self: &Arc<Self>) {
         relay::resync_all(self);
     }
 
     pub fn sync_with(self: &Arc<Self>, peer: &str) {
         relay::resync_with(self, peer);
+    }
+
+    /// Asks the `turn`-th linked peer (wrapping) for headers: the periodic
+    /// safety net, one peer at a time.
+    pub fn sync_with_next(self: &Arc<Self>, turn: usize) {
+        let peers = self.links.connected();
+        if !peers.is_empty() {
+            self.sync_with(&peers[turn % peers.len()]);
+        }
     }
 
     /// Starts the tasks of the peer-to-peer layer: the relay of new blocks,
@@ -508,14 +518,24 @@ impl Node {
         let node = Arc::clone(self);
         self.tasks.spawn(async move {
             let mut retry = tokio::time::interval(relay::RETRY_EVERY);
+            retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut resync = tokio::time::interval(relay::RESYNC_EVERY);
+            let mut turn = 0usize;
             loop {
+                // Timeouts and bans are checked only while there are some:
+                // an idle node (hundreds share a machine) sleeps instead of
+                // waking twice a second for nothing.
+                let busy = !node.links.requests.is_empty() || node.links.any_banned();
                 tokio::select! {
-                    _ = retry.tick() => {
+                    _ = retry.tick(), if busy => {
                         relay::retry_requests(&node);
                         node.links.expire_bans(now_ms());
                     }
-                    _ = resync.tick() => node.sync_with_all(),
+                    () = node.links.requests.asked.notified(), if !busy => {}
+                    _ = resync.tick() => {
+                        node.sync_with_next(turn);
+                        turn = turn.wrapping_add(1);
+                    }
                 }
             }
         });

@@ -31,9 +31,12 @@ use crate::node::Node;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a dial may take to become a WebSocket.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(3);
-const PING_EVERY: Duration = Duration::from_secs(5);
+/// Three pings fit in the silence limit, so one or two lost ones do not
+/// end a link. (A peer that is gone closes its socket; the limit is for one
+/// that hangs.)
+const PING_EVERY: Duration = Duration::from_secs(20);
 /// A link that has said nothing for this long is dead.
-const SILENCE_LIMIT: Duration = Duration::from_secs(30);
+const SILENCE_LIMIT: Duration = Duration::from_secs(60);
 /// Token bucket per link: sustained messages per second and burst. A sync
 /// of thousands of blocks stays far below; a flood does not.
 const RATE_PER_SEC: f64 = 500.0;

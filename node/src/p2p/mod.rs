@@ -316,10 +316,21 @@ impl Links {
         if let Some(live) = peer.live.take() {
             live.closer.cancel();
         }
+        drop(table);
+        // The loop that ends bans sleeps while there is nothing to do.
+        self.requests.asked.notify_one();
     }
 
     /// Lifts ended bans in the table (the ban list itself decides; this
     /// only keeps `GET /peers` current).
+    /// Whether a link is shown as banned, to be shown as down once its ban
+    /// ends ([`Self::expire_bans`]).
+    pub fn any_banned(&self) -> bool {
+        self.table()
+            .values()
+            .any(|peer| peer.state == LinkState::Banned)
+    }
+
     pub fn expire_bans(&self, now: u64) {
         for peer in self.table().values_mut() {
             if peer.state == LinkState::Banned && peer.banned_until.is_some_and(|u| u <= now) {
