@@ -321,8 +321,6 @@ impl Links {
         self.requests.asked.notify_one();
     }
 
-    /// Lifts ended bans in the table (the ban list itself decides; this
-    /// only keeps `GET /peers` current).
     /// Whether a link is shown as banned, to be shown as down once its ban
     /// ends ([`Self::expire_bans`]).
     pub fn any_banned(&self) -> bool {
@@ -331,6 +329,8 @@ impl Links {
             .any(|peer| peer.state == LinkState::Banned)
     }
 
+    /// Lifts ended bans in the table (the ban list itself decides; this
+    /// only keeps `GET /peers` current).
     pub fn expire_bans(&self, now: u64) {
         for peer in self.table().values_mut() {
             if peer.state == LinkState::Banned && peer.banned_until.is_some_and(|u| u <= now) {
