@@ -418,7 +418,13 @@ async fn session(
                 () = writer_closer.cancelled() => None,
             };
             let Some(item) = next else { break };
-            tokio::time::sleep_until(item.release_at).await;
+            // A frame due already (no latency on the link, the usual case)
+            // goes at once: a timer for a past instant still waits for the
+            // timer's next millisecond tick, a wake-up and a millisecond
+            // per frame for nothing.
+            if item.release_at > tokio::time::Instant::now() {
+                tokio::time::sleep_until(item.release_at).await;
+            }
             let len = item.frame.len() as u64;
             if wire.send(Outbound::Frame(item.frame)).await.is_err() {
                 break;
