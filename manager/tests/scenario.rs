@@ -276,10 +276,17 @@ async fn a_short_run_mines_at_most_its_blocks_in_each_stretch() {
     let report = done.report.expect("a report");
     assert_eq!(report.measurements.len(), 4);
     for measurement in &report.measurements {
-        // Each stretch stops once the best height grew by 3, not 40; a
-        // race can add a stale block or two, never dozens.
+        // Each stretch stops once the best height grew by 3, not 40: the
+        // cap is on the best chain. Blocks found can be many more, since
+        // at 1000 ms a block goes stale with probability 0.7-0.95 (the
+        // run's own expectation), so three on the best chain take about
+        // ten or more found (a run found 11, 7 of them stale).
         assert!(
-            (3..=10).contains(&measurement.blocks_found),
+            (3..=8).contains(&measurement.best_chain_blocks),
+            "{measurement:?}"
+        );
+        assert!(
+            measurement.blocks_found >= measurement.best_chain_blocks,
             "{measurement:?}"
         );
         assert!(
