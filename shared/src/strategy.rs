@@ -271,32 +271,35 @@ const STATES: &[&str] = &["honest", "selfish", "private", "offering"];
 
 impl<'de> Deserialize<'de> for StrategyState {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let f = &mut Fields::read(deserializer)?;
-        let decoded = f.tag("strategy").and_then(|state| {
-            Ok(match state.as_str() {
-                "honest" => Self::Honest,
-                "selfish" => Self::Selfish {
-                    withheld: f.take("withheld")?,
-                    lead: f.take("lead")?,
-                    published: f.take("published")?,
-                    races: f.take("races")?,
-                },
-                "private" => Self::Private {
-                    phase: f.take("phase")?,
-                    a_block: f.optional("a_block")?,
-                    a_height: f.optional("a_height")?,
-                    branch_length: f.take("branch_length")?,
-                    released: f.take("released")?,
-                    a_reverted: f.take("a_reverted")?,
-                },
-                "offering" => Self::Offering {
-                    offered: f.take("offered")?,
-                    refused: f.take("refused")?,
-                },
-                other => return Err(tagged::unknown(other, STATES)),
-            })
-        });
-        decoded.map_err(tagged::into)
+        tagged::decode(deserializer, Self::from_fields)
+    }
+}
+
+impl StrategyState {
+    fn from_fields(f: &mut Fields) -> Result<Self, serde_json::Error> {
+        let state = f.tag("strategy")?;
+        Ok(match state.as_str() {
+            "honest" => Self::Honest,
+            "selfish" => Self::Selfish {
+                withheld: f.take("withheld")?,
+                lead: f.take("lead")?,
+                published: f.take("published")?,
+                races: f.take("races")?,
+            },
+            "private" => Self::Private {
+                phase: f.take("phase")?,
+                a_block: f.optional("a_block")?,
+                a_height: f.optional("a_height")?,
+                branch_length: f.take("branch_length")?,
+                released: f.take("released")?,
+                a_reverted: f.take("a_reverted")?,
+            },
+            "offering" => Self::Offering {
+                offered: f.take("offered")?,
+                refused: f.take("refused")?,
+            },
+            other => return Err(tagged::unknown(other, STATES)),
+        })
     }
 }
 

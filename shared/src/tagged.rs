@@ -19,12 +19,17 @@ use serde_json::{Error, Map, Value};
 /// An object's fields not taken yet.
 pub(crate) struct Fields(Map<String, Value>);
 
-impl Fields {
-    /// The object `deserializer` holds.
-    pub(crate) fn read<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Map::<String, Value>::deserialize(deserializer).map(Self)
-    }
+/// The whole of a hand-written `Deserialize`: the object `deserializer`
+/// holds, read once, then decoded by `from_fields`.
+pub(crate) fn decode<'de, D: Deserializer<'de>, T>(
+    deserializer: D,
+    from_fields: fn(&mut Fields) -> Result<T, Error>,
+) -> Result<T, D::Error> {
+    let mut fields = Fields(Map::<String, Value>::deserialize(deserializer)?);
+    from_fields(&mut fields).map_err(D::Error::custom)
+}
 
+impl Fields {
     /// The field `name`, which must be there.
     pub(crate) fn take<T: DeserializeOwned>(&mut self, name: &'static str) -> Result<T, Error> {
         let value = self
@@ -57,9 +62,4 @@ impl Fields {
 /// The error for a tag that names no variant of `variants`.
 pub(crate) fn unknown(tag: &str, variants: &'static [&'static str]) -> Error {
     Error::unknown_variant(tag, variants)
-}
-
-/// Turns the decoder's error into the caller's format's error.
-pub(crate) fn into<E: serde::de::Error>(err: Error) -> E {
-    E::custom(err)
 }

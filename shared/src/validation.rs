@@ -242,13 +242,13 @@ impl Rejection {
 
 impl<'de> Deserialize<'de> for EncodingError {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Self::from_fields(&mut Fields::read(deserializer)?).map_err(tagged::into)
+        tagged::decode(deserializer, Self::from_fields)
     }
 }
 
 impl<'de> Deserialize<'de> for Rejection {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Self::from_fields(&mut Fields::read(deserializer)?).map_err(tagged::into)
+        tagged::decode(deserializer, Self::from_fields)
     }
 }
 

@@ -45,8 +45,7 @@ const KINDS: &[&str] = &[
 
 impl<'de> Deserialize<'de> for Event {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut fields = Fields::read(deserializer)?;
-        Event::from_fields(&mut fields).map_err(tagged::into)
+        tagged::decode(deserializer, Self::from_fields)
     }
 }
 
