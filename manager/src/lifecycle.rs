@@ -239,15 +239,28 @@ impl Manager {
         entry.generation = 1;
         entry.follower = Some(follower.clone());
         self.inner.registry.insert(entry);
-        self.inner.hub.follow(slot, 1, address.clone(), follower);
         tracing::info!(node = %body.node, %address, "node attached");
-        self.emit(
-            Some(body.node),
-            EventKind::NodeStarted { address, pid: None },
-        );
+        self.follow_attached(slot, 1, body.node, address, follower)
+            .await;
+        self.summary(slot)
+    }
+
+    /// An attached node just marked running in `slot`: follow its events,
+    /// say it started, wire it into the topology and read its status.
+    async fn follow_attached(
+        &self,
+        slot: usize,
+        generation: u64,
+        id: String,
+        address: String,
+        follower: CancellationToken,
+    ) {
+        self.inner
+            .hub
+            .follow(slot, generation, address.clone(), follower);
+        self.emit(Some(id), EventKind::NodeStarted { address, pid: None });
         self.register_all().await;
         self.refresh(slot).await;
-        self.summary(slot)
     }
 
     /// A node `--discover` found at `address`: attached when it is new,
@@ -282,16 +295,9 @@ impl Manager {
             // Live already, or a node this manager runs itself.
             return Ok(());
         };
-        self.inner
-            .hub
-            .follow(slot, generation, address.clone(), follower);
         tracing::info!(node = %body.node, %address, "discovered node is back");
-        self.emit(
-            Some(body.node),
-            EventKind::NodeStarted { address, pid: None },
-        );
-        self.register_all().await;
-        self.refresh(slot).await;
+        self.follow_attached(slot, generation, body.node, address, follower)
+            .await;
         Ok(())
     }
 
