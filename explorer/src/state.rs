@@ -89,6 +89,11 @@ pub struct Network {
     /// Blocks being fetched right now, so each is asked for once.
     pub(crate) inflight: StoredValue<HashSet<BlockHash>>,
     feed_seq: StoredValue<u64>,
+    /// Counts the stops applied from events and reports; `stops` holds the
+    /// count at each address's latest one, so a node list asked for before
+    /// a stop cannot bring the stopped row back (see [`Self::set_listed`]).
+    stop_count: StoredValue<u64>,
+    stops: StoredValue<BTreeMap<String, u64>>,
     /// The latest blocks seen travelling a link, oldest first, for the
     /// network graph's animation (at most [`FLIGHTS`]).
     pub flights: RwSignal<Vec<Flight>>,
@@ -131,6 +136,8 @@ impl Network {
             validation: RwSignal::new(None),
             inflight: StoredValue::new(HashSet::new()),
             feed_seq: StoredValue::new(0),
+            stop_count: StoredValue::new(0),
+            stops: StoredValue::new(BTreeMap::new()),
             flights: RwSignal::new(Vec::new()),
             stats: RwSignal::new(None),
             stale_history: RwSignal::new(Vec::new()),
@@ -192,6 +199,31 @@ impl Network {
         self.row_outcomes.update(|map| {
             map.insert(address.to_owned(), outcome);
         });
+    }
+
+    /// Marks the asking of a node list: the value goes to
+    /// [`Self::set_listed`] with the answer.
+    pub fn list_asked(&self) -> u64 {
+        self.stop_count.get_value()
+    }
+
+    /// Takes the answer to a node list asked for at `asked` (from
+    /// [`Self::list_asked`]). The list may have been read before a stop the
+    /// page has applied since, as a row's stop from the report of **Shut
+    /// down all** is: such a row stays stopped. A node started again after
+    /// the stop sends `node_started`, whose own list is asked for later.
+    pub fn set_listed(&self, mut nodes: Vec<NodeSummary>, asked: u64) -> Followup {
+        self.stops.with_value(|stops| {
+            for node in &mut nodes {
+                if stops.get(&node.address).is_some_and(|&at| at > asked) {
+                    node.apply(&EventKind::NodeStopped {
+                        address: node.address.clone(),
+                        outcome: "stopped".to_owned(),
+                    });
+                }
+            }
+        });
+        self.set_nodes(nodes)
     }
 
     /// Takes a fresh node list: the rows, and each running node's tip.
@@ -340,6 +372,11 @@ impl Network {
     /// The node at `address` has stopped (an event, or the report of
     /// **Shut down all**): its row says so and its tip label goes.
     pub fn node_stopped(&self, address: &str, stopped: &EventKind) {
+        let count = self.stop_count.get_value() + 1;
+        self.stop_count.set_value(count);
+        self.stops.update_value(|stops| {
+            stops.insert(address.to_owned(), count);
+        });
         let mut id = None;
         self.nodes.maybe_update(|nodes| {
             let mut changed = false;
@@ -488,6 +525,28 @@ pub(crate) mod tests {
         assert!(!net.tree.with_untracked(|t| t.tips().contains_key("b")));
         assert!(net.tree.with_untracked(|t| t.tips().contains_key("a")));
         assert!(followup.refresh_nodes);
+    }
+
+    #[test]
+    fn a_list_asked_for_before_a_stop_does_not_bring_the_row_back() {
+        let net = network();
+        let asked = net.list_asked();
+        // Shut down all: the report marks the row while the list is away.
+        net.node_stopped(
+            "127.0.0.1:5001",
+            &EventKind::NodeStopped {
+                address: "127.0.0.1:5001".into(),
+                outcome: "stopped".into(),
+            },
+        );
+        net.set_listed(vec![running("a", 5000), running("b", 5001)], asked);
+        let states: Vec<_> = net.nodes.get_untracked().iter().map(|n| n.state).collect();
+        assert_eq!(states, [NodeState::Running, NodeState::Stopped]);
+        assert!(!net.tree.with_untracked(|t| t.tips().contains_key("b")));
+        // A list asked for after the stop says what is true now: started again.
+        let asked = net.list_asked();
+        net.set_listed(vec![running("a", 5000), running("b", 5001)], asked);
+        assert_eq!(net.nodes.get_untracked()[1].state, NodeState::Running);
     }
 
     #[test]

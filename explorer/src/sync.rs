@@ -93,8 +93,9 @@ pub fn start(net: Network) {
 /// Reads `/nodes` again and fetches any tip the tree lacks. A failure is
 /// left to the connection badge to report.
 pub async fn refresh_nodes(net: Network) {
+    let asked = net.list_asked();
     match net.api().nodes().await {
-        Ok(nodes) => run_followup(net, net.set_nodes(nodes)),
+        Ok(nodes) => run_followup(net, net.set_listed(nodes, asked)),
         Err(_) => net.mark_heard(),
     }
 }

@@ -227,6 +227,7 @@ async fn a_person_mines_validates_tampers_and_shuts_down() {
     })
     .await;
     assert!(report.contains("nodes shut down"), "{report}");
+    assert!(!report.contains("not stopped"), "{report}");
     wait_text(&client, "#connection", "the offline badge", |t| {
         t.starts_with("Offline")
     })
