@@ -10,11 +10,13 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::extract::{Extension, State, WebSocketUpgrade};
+use axum::extract::{DefaultBodyLimit, Extension, State, WebSocketUpgrade};
 use axum::http::{StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
+use node::bearer::BEARER;
+use node::openapi;
 use serde::Deserialize;
 use shared::api::{
     AttachRequest, ChainBody, ErrorBody, MessageBody, MinedBody, NodeSummary, NodesBody,
@@ -23,14 +25,9 @@ use shared::api::{
 use shared::events::Event;
 use shared::{Block, BlockHash};
 use tower_http::cors::{Any, CorsLayer};
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
-use utoipa::openapi::path::PathItem;
-use utoipa::openapi::security::{
-    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
-};
-use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{IntoParams, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -47,18 +44,24 @@ use crate::statics;
 use crate::stats_api;
 
 /// No request to the manager carries more than a small JSON object.
-const BODY_LIMIT: usize = 64 * 1024;
+pub const BODY_LIMIT: usize = 64 * 1024;
 /// The security schemes of the document, named as the operations cite them.
-const BEARER: &str = "bearer";
 const ACCESS_TOKEN: &str = "access_token";
+const WHY_401: &str = "The manager has a token and the request did not carry it";
 
 /// The whole web server: API, event stream, explorer files.
 pub fn app(manager: Manager, explorer_dir: &Path) -> Router {
     let (api, document) = routes(&manager).split_for_parts();
     api.layer(Extension(Arc::new(document)))
+        // Bodies are read as JSON whatever type the client names, as the
+        // node reads them (`curl -d` says form-urlencoded).
+        .layer(middleware::map_request(node::api::bodies_are_json))
         .with_state(manager)
         .merge(statics::router(explorer_dir))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        // Refused as the body is read, as the node does: a refusal at the
+        // headers, before a byte of the body, closed the connection while
+        // the client was still sending, and it saw a reset, not the 413.
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::map_response(json_errors))
         // A local playground: the explorer may come from trunk's dev server
         // on another port. `Authorization` is named, since a wildcard does
@@ -130,65 +133,19 @@ pub fn routes(manager: &Manager) -> OpenApiRouter<Manager> {
         .routes(routes!(scenario_api::scenarios_status_get))
         .routes(routes!(scenario_api::scenarios_get));
     let mut all = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(guarded(commands, &[BEARER]))
-        .merge(guarded(events, &[BEARER, ACCESS_TOKEN]))
+        .merge(openapi::guarded(commands, &[BEARER], WHY_401))
+        .merge(openapi::guarded(events, &[BEARER, ACCESS_TOKEN], WHY_401))
         .merge(reads);
-    let components = all.get_openapi_mut().components.get_or_insert_default();
-    components.add_security_scheme(
-        BEARER,
-        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-    );
-    components.add_security_scheme(
-        ACCESS_TOKEN,
-        SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::new(ACCESS_TOKEN))),
-    );
+    openapi::add_bearer_scheme(all.get_openapi_mut());
+    openapi::document_refusals(all.get_openapi_mut());
+    all.get_openapi_mut()
+        .components
+        .get_or_insert_default()
+        .add_security_scheme(
+            ACCESS_TOKEN,
+            SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::new(ACCESS_TOKEN))),
+        );
     all
-}
-
-/// Documents what the token middleware of `router` does: each operation
-/// takes any one of `schemes` or none (a manager without a token), and may
-/// answer 401.
-fn guarded(mut router: OpenApiRouter<Manager>, schemes: &[&str]) -> OpenApiRouter<Manager> {
-    let mut security = vec![SecurityRequirement::default()];
-    security.extend(
-        schemes
-            .iter()
-            .map(|scheme| SecurityRequirement::new(*scheme, Vec::<String>::new())),
-    );
-    let unauthorized = ResponseBuilder::new()
-        .description("The manager has a token and the request did not carry it")
-        .content(
-            "application/json",
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name("ErrorBody")))
-                .build(),
-        )
-        .build();
-    for item in router.get_openapi_mut().paths.paths.values_mut() {
-        for operation in operations(item) {
-            operation.security = Some(security.clone());
-            operation
-                .responses
-                .responses
-                .insert("401".to_owned(), unauthorized.clone().into());
-        }
-    }
-    router
-}
-
-fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
-    [
-        &mut item.get,
-        &mut item.put,
-        &mut item.post,
-        &mut item.delete,
-        &mut item.options,
-        &mut item.head,
-        &mut item.patch,
-        &mut item.trace,
-    ]
-    .into_iter()
-    .filter_map(Option::as_mut)
 }
 
 #[utoipa::path(
@@ -459,11 +416,13 @@ async fn node_block(
 
 #[utoipa::path(
     get, path = "/events", tag = "events",
-    responses((status = 101, description = "WebSocket: one `Event` JSON per text message; a `snapshot` first, then every node's events (tagged with the node id) and the manager's", body = Event))
+    responses((status = 101, description = "WebSocket: one `Event` JSON per text message; a `snapshot` first, then every node's events (tagged with the node id) and the manager's", body = Event),
+        (status = 400, description = "Not a WebSocket upgrade request", body = ErrorBody))
 )]
 /// The merged event stream of the whole network.
 async fn events_get(State(manager): State<Manager>, upgrade: WebSocketUpgrade) -> Response {
     let upgrade = upgrade
+        .read_buffer_size(node::p2p::link::READ_BUFFER_BYTES)
         .max_message_size(shared::events::MAX_SUBSCRIBER_MESSAGE_BYTES)
         .max_frame_size(shared::events::MAX_SUBSCRIBER_MESSAGE_BYTES);
     upgrade.on_upgrade(move |socket| async move {

@@ -4,9 +4,9 @@
 //! WebSocket, the `access_token` query parameter. Reads stay open.
 
 use axum::extract::{Query, Request, State};
-use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use node::bearer;
 use serde::Deserialize;
 
 use crate::error::ApiError;
@@ -19,7 +19,7 @@ pub async fn require_bearer(
     next: Next,
 ) -> Response {
     match manager.token() {
-        Some(token) if !bearer_matches(request.headers(), token) => {
+        Some(token) if !bearer::matches(request.headers(), token) => {
             ApiError::Unauthorized.into_response()
         }
         _ => next.run(request).await,
@@ -34,21 +34,13 @@ pub async fn require_bearer_or_query(
 ) -> Response {
     match manager.token() {
         Some(token)
-            if !bearer_matches(request.headers(), token)
+            if !bearer::matches(request.headers(), token)
                 && !query_matches(request.uri(), token) =>
         {
             ApiError::Unauthorized.into_response()
         }
         _ => next.run(request).await,
     }
-}
-
-fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .is_some_and(|presented| same_token(presented.trim(), token))
 }
 
 #[derive(Deserialize)]
@@ -61,41 +53,17 @@ fn query_matches(uri: &axum::http::Uri, token: &str) -> bool {
     Query::<AccessToken>::try_from_uri(uri)
         .ok()
         .and_then(|Query(query)| query.access_token)
-        .is_some_and(|presented| same_token(&presented, token))
-}
-
-/// Compares in time that does not depend on where the first difference is,
-/// so response times do not give the token away byte by byte.
-fn same_token(presented: &str, token: &str) -> bool {
-    let (presented, token) = (presented.as_bytes(), token.as_bytes());
-    presented.len() == token.len()
-        && presented
-            .iter()
-            .zip(token)
-            .fold(0u8, |differs, (a, b)| differs | (a ^ b))
-            == 0
+        .is_some_and(|presented| bearer::same_token(&presented, token))
 }
 
 #[cfg(test)]
 mod tests {
-    use axum::http::{HeaderValue, Uri};
+    use axum::http::Uri;
 
     use super::*;
 
     #[test]
-    fn the_token_is_taken_from_the_header_or_the_access_token_parameter() {
-        let mut headers = HeaderMap::new();
-        assert!(!bearer_matches(&headers, "s3cret"));
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Bearer s3cret"),
-        );
-        assert!(bearer_matches(&headers, "s3cret"));
-        for wrong in ["Bearer s3cre", "Bearer s3cret2", "Basic s3cret", "s3cret"] {
-            headers.insert(header::AUTHORIZATION, HeaderValue::from_static(wrong));
-            assert!(!bearer_matches(&headers, "s3cret"), "{wrong}");
-        }
-
+    fn the_token_is_taken_from_the_access_token_parameter() {
         let uri = |text: &'static str| Uri::from_static(text);
         assert!(query_matches(&uri("/events?access_token=s3cret"), "s3cret"));
         assert!(query_matches(

@@ -314,7 +314,7 @@ pub fn fill_shares(nodes: &mut [NodeSummary]) {
         .iter_mut()
         .filter(running)
         .map(|n| n.hashrate_limit)
-        .sum();
+        .fold(0, u64::saturating_add);
     let measured: f64 = nodes.iter_mut().filter(running).map(|n| n.hash_rate).sum();
     for node in nodes.iter_mut() {
         let on = node.state == NodeState::Running;
@@ -348,7 +348,10 @@ impl Manager {
             .into_iter()
             .filter(|node| node.state == NodeState::Running)
             .collect();
-        let total: u64 = nodes.iter().map(|node| node.hashrate_limit).sum();
+        let total = nodes
+            .iter()
+            .map(|node| node.hashrate_limit)
+            .fold(0, u64::saturating_add);
         let uncapped = nodes.iter().any(|node| node.hashrate_limit == 0);
         HashPowerBody {
             capacity_attempts_per_sec: capacity.map_or(0.0, |c| c.attempts_per_sec),
@@ -387,9 +390,10 @@ impl Manager {
                 (entry.slot != slot && entry.state() == NodeState::Running)
                     .then_some(entry.summary.hashrate_limit)
             })
-            .iter()
-            .sum();
-        check_capacity(others + cap, self.inner.hash_power.capacity())?;
+            .into_iter()
+            .fold(0, u64::saturating_add);
+        // Caps are any u64 a request can name, so their sum saturates.
+        check_capacity(others.saturating_add(cap), self.inner.hash_power.capacity())?;
         self.apply_caps(&[(slot, cap)]).await?;
         Ok(self.hash_power())
     }

@@ -85,8 +85,12 @@ impl Hub {
                 tracing::warn!(%address, "cannot follow node events: not a usable URL");
                 return;
             };
-            let connect =
-                tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(request));
+            let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+                .read_buffer_size(node::p2p::link::READ_BUFFER_BYTES);
+            let connect = tokio::time::timeout(
+                CONNECT_TIMEOUT,
+                tokio_tungstenite::connect_async_with_config(request, Some(config), false),
+            );
             let connected = tokio::select! {
                 _ = stop.cancelled() => return,
                 connected = connect => connected,

@@ -184,6 +184,128 @@ async fn every_documented_route_is_served_and_the_document_is_valid() {
     assert!(tried >= 19, "only {tried} operations documented");
 }
 
+/// What a refused command must not have changed.
+fn settled(
+    nodes: Vec<NodeSummary>,
+) -> Vec<(String, shared::api::NodeState, Option<u64>, bool, bool, u64)> {
+    nodes
+        .into_iter()
+        .map(|n| {
+            (
+                n.id,
+                n.state,
+                n.height,
+                n.mining,
+                n.isolated,
+                n.hashrate_limit,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_body_over_the_limit_gets_413() {
+    let manager = ManagerProcess::start_with(1, &["--token", TOKEN]).await;
+    let node = manager.nodes().await.remove(0);
+    let (_, doc): (u16, Value) = manager.get("/openapi.json").await;
+    let genesis = shared::Preset::Regtest.params().genesis.hash.to_string();
+    let tried = node::testing::assert_bodies_over_the_limit_get_413(
+        &http_client(),
+        &manager.url,
+        &doc,
+        TOKEN,
+        |_| manager::api::BODY_LIMIT,
+        |path| path.replace("{id}", &node.id).replace("{hash}", &genesis),
+    )
+    .await;
+    assert!(tried >= 8, "only {tried} operations take a body");
+    // Nothing was taken: the node is as it was.
+    assert_eq!(manager.nodes().await.remove(0).height, node.height);
+}
+
+/// The document marks which operations need the token. Each of them
+/// refuses a request with no token, a wrong one or another scheme, and
+/// takes the right one; all the refusals together change nothing. Every
+/// other operation is a read, open to all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_needs_the_token_and_reads_stay_open() {
+    let manager = ManagerProcess::start_with(2, &["--token", TOKEN]).await;
+    let nodes = manager.nodes().await;
+    let http = http_client();
+    let (_, doc): (u16, Value) = manager.get("/openapi.json").await;
+    let operations = node::testing::documented_operations(&doc);
+    let genesis = shared::Preset::Regtest.params().genesis.hash.to_string();
+    let url = |path: &str| {
+        let path = path
+            .replace("{id}", &nodes[1].id)
+            .replace("{hash}", &genesis);
+        format!("{}{path}", manager.url)
+    };
+
+    for read in operations.iter().filter(|o| !o.guarded) {
+        assert_eq!(read.method, reqwest::Method::GET, "{read:?} is not guarded");
+        let response = http.get(url(&read.path)).send().await.unwrap();
+        assert!(
+            response.status() != 401 && !response.status().is_server_error(),
+            "{read:?}: {}",
+            response.status()
+        );
+    }
+    let guarded: Vec<_> = operations.iter().filter(|o| o.guarded).collect();
+    // The original's GETs that change things are among them.
+    for path in ["/start/mining", "/stop/mining", "/shutdown/all"] {
+        assert!(
+            guarded
+                .iter()
+                .any(|o| o.path == path && o.method == reqwest::Method::GET),
+            "GET {path} is not guarded"
+        );
+    }
+    assert!(guarded.len() >= 22, "{guarded:?}");
+
+    let settings = common::network_settings(&manager).await;
+    let before = settled(manager.nodes().await);
+    for operation in &guarded {
+        node::testing::assert_refused_without_token(
+            &http,
+            &operation.method,
+            &url(&operation.path),
+            TOKEN,
+        )
+        .await;
+    }
+    assert_eq!(
+        settled(manager.nodes().await),
+        before,
+        "a refused command changed a node"
+    );
+    assert_eq!(common::network_settings(&manager).await, settings);
+
+    // With the token each is taken (its body, `{}`, may still be refused).
+    // What stops things goes last, the manager itself at the very end.
+    let rank = |path: &str| match path {
+        "/shutdown/all" => 2,
+        p if p.ends_with("/shutdown") || p.ends_with("/restart") => 1,
+        _ => 0,
+    };
+    let mut ordered = guarded.clone();
+    ordered.sort_by_key(|o| rank(&o.path));
+    for operation in ordered {
+        let response = http
+            .request(operation.method.clone(), url(&operation.path))
+            .bearer_auth(TOKEN)
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        assert!(
+            status != 401 && !status.is_server_error(),
+            "{operation:?}: {status}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_guards_commands_and_the_event_stream() {
     let manager = ManagerProcess::start_with(1, &["--token", TOKEN]).await;

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::{BytesRejection, JsonRejection};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -39,6 +40,7 @@ use utoipa_axum::routes;
 use crate::chain::MAX_HEADERS;
 use crate::error::{ApiError, AppJson, AppPath, AppQuery};
 use crate::node::{Accepted, Node};
+use crate::{bearer, openapi};
 
 /// Header that marks an HTTP request as coming from a peer node (its
 /// address), so an isolated node can refuse peer traffic over HTTP while
@@ -46,9 +48,9 @@ use crate::node::{Accepted, Node};
 pub const PEER_HEADER: &str = "x-powplay-peer";
 
 /// Largest body any endpoint but `/chain/replace` takes.
-const BODY_LIMIT: usize = 64 * 1024;
+pub const BODY_LIMIT: usize = 64 * 1024;
 /// Largest posted chain: room for tens of thousands of blocks.
-const CHAIN_BODY_LIMIT: usize = 64 * 1024 * 1024;
+pub const CHAIN_BODY_LIMIT: usize = 64 * 1024 * 1024;
 /// Most hashes a locator may carry.
 const MAX_LOCATOR: usize = 64;
 
@@ -84,13 +86,13 @@ fn routes(node: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(p2p_get))
         .routes(routes!(peers_connect))
         .routes(routes!(peers_disconnect))
-        .routes(routes!(network_links_get, network_links_post))
+        .routes(routes!(network_links_post))
         .routes(routes!(strategy_post))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(node),
             require_token,
         ));
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let mut all = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(chain_get))
         .routes(routes!(node_id))
         .routes(routes!(status))
@@ -103,7 +105,15 @@ fn routes(node: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(openapi_get))
         .routes(routes!(metrics_get))
         .routes(routes!(strategy_get))
-        .merge(mutating)
+        .routes(routes!(network_links_get))
+        .merge(openapi::guarded(
+            mutating,
+            &[bearer::BEARER],
+            "The node has a token and the request did not carry it",
+        ));
+    openapi::add_bearer_scheme(all.get_openapi_mut());
+    openapi::document_refusals(all.get_openapi_mut());
+    all
 }
 
 fn with_body_limit(
@@ -136,7 +146,7 @@ async fn method_not_allowed() -> ApiError {
 /// type the client states, as the original did: `curl -d` says
 /// form-urlencoded and some clients say nothing. Marking each request as
 /// JSON lets axum's `Json` parse it instead of answering 415.
-async fn bodies_are_json(mut request: Request) -> Request {
+pub async fn bodies_are_json(mut request: Request) -> Request {
     request.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -150,15 +160,10 @@ async fn require_token(
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    if let Some(token) = &node.token {
-        let given = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if given != Some(token.as_str()) {
-            return Err(ApiError::Unauthorized);
-        }
+    if let Some(token) = &node.token
+        && !bearer::matches(request.headers(), token)
+    {
+        return Err(ApiError::Unauthorized);
     }
     Ok(next.run(request).await)
 }
@@ -616,17 +621,23 @@ async fn entries_pending(State(node): State<AppState>) -> Json<PendingEntriesBod
 #[utoipa::path(get, path = "/p2p",
     responses((status = 101, description = "WebSocket: one binary postcard-encoded peer message per frame",
         body = PeerFrame, content_type = "application/octet-stream"),
+        (status = 400, description = "Not a WebSocket upgrade request", body = ErrorBody),
         (status = 401, body = ErrorBody)))]
-async fn p2p_get(State(node): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+async fn p2p_get(
+    State(node): State<AppState>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let upgrade = upgrade?;
     let tracked = Arc::clone(&node);
-    upgrade
+    Ok(upgrade
+        .read_buffer_size(crate::p2p::link::READ_BUFFER_BYTES)
         .max_message_size(shared::p2p::MAX_FRAME_BYTES)
         .max_frame_size(shared::p2p::MAX_FRAME_BYTES)
         .on_upgrade(move |socket| {
             tracked
                 .tasks
                 .track(crate::p2p::link::accept(node, socket, String::new()))
-        })
+        }))
 }
 
 /// Every peer link: state, counters, round-trip time and conditions.
@@ -669,7 +680,8 @@ async fn peers_connect(
 
 /// Closes the link to a peer and forgets it.
 #[utoipa::path(post, path = "/peers/disconnect", request_body = PeerAddressRequest,
-    responses((status = 200, body = PeersBody), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = PeersBody), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 async fn peers_disconnect(
     State(node): State<AppState>,
     AppJson(request): AppJson<PeerAddressRequest>,
@@ -742,17 +754,23 @@ async fn strategy_post(
 
 /// WebSocket stream of this node's events, one JSON `Event` per message.
 #[utoipa::path(get, path = "/events",
-    responses((status = 101, description = "WebSocket: one JSON Event per text message", body = Event)))]
-async fn events(State(node): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    responses((status = 101, description = "WebSocket: one JSON Event per text message", body = Event),
+        (status = 400, description = "Not a WebSocket upgrade request", body = ErrorBody)))]
+async fn events(
+    State(node): State<AppState>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let upgrade = upgrade?;
     // Subscribe before the handshake completes, so a client that acts as
     // soon as it is connected sees every event its actions cause.
     let receiver = node.events.subscribe();
     // axum runs the connection; tracking it lets shutdown wait for it.
     let tracked = Arc::clone(&node);
-    upgrade
+    Ok(upgrade
+        .read_buffer_size(crate::p2p::link::READ_BUFFER_BYTES)
         .max_message_size(shared::events::MAX_SUBSCRIBER_MESSAGE_BYTES)
         .max_frame_size(shared::events::MAX_SUBSCRIBER_MESSAGE_BYTES)
-        .on_upgrade(move |socket| tracked.tasks.track(stream_events(node, receiver, socket)))
+        .on_upgrade(move |socket| tracked.tasks.track(stream_events(node, receiver, socket))))
 }
 
 async fn stream_events(

@@ -4,7 +4,8 @@
 
 use axum::Json;
 use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
-use axum::http::StatusCode;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use shared::api::{ErrorBody, InvalidChainBody};
 use shared::validation::BlockError;
@@ -65,6 +66,17 @@ impl From<BytesRejection> for ApiError {
         Self::Rejected {
             status: rejection.status(),
             message: rejection.body_text(),
+        }
+    }
+}
+
+impl From<WebSocketUpgradeRejection> for ApiError {
+    /// A plain GET on a WebSocket endpoint (400), or an upgrade of the
+    /// wrong version (426), as JSON like every other refusal.
+    fn from(rejection: WebSocketUpgradeRejection) -> Self {
+        Self::Rejected {
+            status: rejection.status(),
+            message: format!("a WebSocket endpoint: {}", rejection.body_text()),
         }
     }
 }
@@ -132,6 +144,14 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!(%status, %error, "request failed");
         }
-        (status, Json(ErrorBody { error })).into_response()
+        let mut response = (status, Json(ErrorBody { error })).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            // RFC 6750 §3: say which scheme would have worked.
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Bearer realm="powplay node""#),
+            );
+        }
+        response
     }
 }

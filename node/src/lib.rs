@@ -6,6 +6,9 @@
 //!   down) as a release schedule for what a node sends over a link.
 //! - [`signals`]: Ctrl-C and SIGTERM, for the node and the manager.
 //! - [`token`]: random node ids and bearer tokens.
+//! - [`bearer`]: checking a request's bearer token (node and manager).
+//! - [`openapi`]: what both OpenAPI documents say alike: which operations
+//!   need the token, and the refusals of bad input.
 //! - [`chain`]: the block tree — every valid block, headers-only entries,
 //!   invalid blocks, orphans and blocks being stored — and the best tip by
 //!   most work. Consensus checks are `shared`'s; the tree only keeps score.
@@ -42,6 +45,7 @@
 
 pub mod api;
 pub mod bans;
+pub mod bearer;
 pub mod chain;
 pub mod clock;
 pub mod conditions;
@@ -53,6 +57,7 @@ pub mod events;
 pub mod metrics;
 pub mod miner;
 pub mod node;
+pub mod openapi;
 pub mod p2p;
 pub mod signals;
 pub mod store;

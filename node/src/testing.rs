@@ -195,6 +195,17 @@ impl TestNode {
         }
     }
 
+    /// The process's resident memory now, in KiB (`VmRSS`).
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("the node's /proc status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc status")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }
@@ -470,4 +481,119 @@ pub fn assert_valid_openapi(document: &serde_json::Value) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// One operation of an OpenAPI document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentedOperation {
+    pub method: reqwest::Method,
+    pub path: String,
+    /// It names a security scheme: it needs the token when the process
+    /// has one.
+    pub guarded: bool,
+    /// It documents a request body.
+    pub takes_body: bool,
+}
+
+/// Every operation `document` lists, in its order.
+pub fn documented_operations(document: &serde_json::Value) -> Vec<DocumentedOperation> {
+    let paths = document["paths"]
+        .as_object()
+        .expect("paths in the document");
+    let mut operations = Vec::new();
+    for (path, item) in paths {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            let Some(operation) = item.get(method) else {
+                continue;
+            };
+            let guarded = operation["security"].as_array().is_some_and(|schemes| {
+                schemes
+                    .iter()
+                    .any(|s| s.as_object().is_some_and(|s| !s.is_empty()))
+            });
+            operations.push(DocumentedOperation {
+                method: method.to_uppercase().parse().expect("a method"),
+                path: path.clone(),
+                guarded,
+                takes_body: operation.get("requestBody").is_some(),
+            });
+        }
+    }
+    operations
+}
+
+/// Sends `method url` with no token and with a wrong one, and panics
+/// unless both get 401 with a JSON error and a Bearer challenge. Each
+/// request carries an empty JSON object, so that a guard checked only
+/// after the body is read would show too.
+pub async fn assert_refused_without_token(
+    client: &reqwest::Client,
+    method: &reqwest::Method,
+    url: &str,
+    token: &str,
+) {
+    let request = || client.request(method.clone(), url).body("{}");
+    for (what, request) in [
+        ("no token", request()),
+        ("a wrong token", request().bearer_auth(format!("{token}x"))),
+        (
+            "another scheme",
+            request().basic_auth("powplay", Some(token)),
+        ),
+    ] {
+        let response = request.send().await.expect("the request is answered");
+        assert_eq!(response.status(), 401, "{method} {url} with {what}");
+        let challenge = response.headers().get("www-authenticate").cloned();
+        assert!(
+            challenge.is_some_and(|v| v.to_str().is_ok_and(|v| v.starts_with("Bearer"))),
+            "{method} {url} with {what}: no Bearer challenge"
+        );
+        let body: shared::api::ErrorBody = response
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {url} with {what}: not a JSON error: {e}"));
+        assert!(!body.error.is_empty());
+    }
+}
+
+/// Posts a body of `limit + 1` bytes to each operation of `document` that
+/// takes one (`limit(path)` says that operation's limit), with the token,
+/// and panics unless each answers 413 with a JSON error. Returns how many
+/// it tried.
+pub async fn assert_bodies_over_the_limit_get_413(
+    client: &reqwest::Client,
+    base: &str,
+    document: &serde_json::Value,
+    token: &str,
+    limit: impl Fn(&str) -> usize,
+    fill: impl Fn(&str) -> String,
+) -> usize {
+    let mut tried = 0;
+    for operation in documented_operations(document)
+        .into_iter()
+        .filter(|o| o.takes_body)
+    {
+        // JSON to the last byte, so only its size is wrong.
+        let size = limit(&operation.path) + 1;
+        let mut body = vec![b' '; size];
+        body[0] = b'"';
+        body[size - 1] = b'"';
+        let url = format!("{base}{}", fill(&operation.path));
+        let response = client
+            .request(operation.method.clone(), &url)
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{} {url}: {e}", operation.method));
+        assert_eq!(response.status(), 413, "{} {url}", operation.method);
+        let error: shared::api::ErrorBody = response
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{} {url}: not a JSON error: {e}", operation.method));
+        assert!(!error.error.is_empty());
+        tried += 1;
+    }
+    tried
 }

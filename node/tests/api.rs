@@ -4,8 +4,9 @@
 mod common;
 
 use common::{EventStream, TestNode};
+use node::testing::DocumentedOperation;
 use serde_json::json;
-use shared::api::{ChainBody, ErrorBody, InvalidChainBody, ReplaceChainResponse};
+use shared::api::{ChainBody, ErrorBody, InvalidChainBody, ReplaceChainResponse, StatusBody};
 use shared::events::EventKind;
 use shared::{Block, Entry, Preset, Rejection, extend_chain};
 
@@ -175,9 +176,26 @@ async fn malformed_and_mistyped_bodies_are_4xx_json() {
 #[tokio::test]
 async fn oversized_bodies_get_413() {
     let node = TestNode::start();
-    let huge = json!({ "data": "x".repeat(200 * 1024) });
-    let (status, _) = error_of(node.post_json("/entries", &huge).await).await;
-    assert_eq!(status, 413);
+    let doc: serde_json::Value = node.get("/openapi.json").await;
+    let limit = |path: &str| {
+        if path == "/chain/replace" {
+            node::api::CHAIN_BODY_LIMIT
+        } else {
+            node::api::BODY_LIMIT
+        }
+    };
+    let genesis = Preset::Regtest.params().genesis.hash.to_string();
+    let base = node.url("");
+    let tried = node::testing::assert_bodies_over_the_limit_get_413(
+        &common::http_client(),
+        base.trim_end_matches('/'),
+        &doc,
+        "no token needed",
+        limit,
+        |path| path.replace("{hash}", &genesis),
+    )
+    .await;
+    assert!(tried >= 9, "only {tried} operations take a body");
     // Within the body limit but over the entry limit: refused as bad input.
     let long = json!({ "data": "x".repeat(shared::MAX_DATA_BYTES + 1) });
     assert_eq!(
@@ -331,28 +349,89 @@ async fn blocks_pushed_at_once_join_once_and_none_is_lost() {
     assert_eq!(accepted.len(), 12);
 }
 
+/// What a refused request must not have changed; the hash rate moves by
+/// itself.
+fn settled(mut status: StatusBody) -> StatusBody {
+    status.hash_rate = 0.0;
+    status
+}
+
+/// The document marks which operations need the token. Each of them
+/// refuses a request with no token, a wrong one or another scheme, and
+/// takes the right one; all the refusals together change nothing. Every
+/// other operation is a read, open to all.
 #[tokio::test]
-async fn a_token_guards_mutating_endpoints_only() {
+async fn every_mutating_endpoint_needs_the_token_and_reads_stay_open() {
+    const TOKEN: &str = "s3cret";
     let dir = tempfile::tempdir().unwrap();
-    let node = TestNode::start_in(dir.path(), &["--token", "s3cret"]);
+    let node = TestNode::start_in(dir.path(), &["--token", TOKEN]);
     let client = common::http_client();
-    let response = client.post(node.url("/mining/stop")).send().await.unwrap();
-    assert_eq!(error_of(response).await.0, 401);
-    let response = client
-        .post(node.url("/mining/stop"))
-        .bearer_auth("wrong")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 401);
-    let response = client
-        .post(node.url("/mining/stop"))
-        .bearer_auth("s3cret")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let _: ChainBody = node.get("/chain").await;
+    let doc: serde_json::Value = node.get("/openapi.json").await;
+    let operations = node::testing::documented_operations(&doc);
+    let genesis = Preset::Regtest.params().genesis.hash.to_string();
+    let url = |path: &str| node.url(&path.replace("{hash}", &genesis));
+
+    for read in operations.iter().filter(|o| !o.guarded) {
+        assert_eq!(read.method, reqwest::Method::GET, "{read:?} is not guarded");
+        let response = client.get(url(&read.path)).send().await.unwrap();
+        assert!(
+            response.status() != 401 && !response.status().is_server_error(),
+            "{read:?}: {}",
+            response.status()
+        );
+    }
+    let guarded: Vec<_> = operations.iter().filter(|o| o.guarded).collect();
+    // The original's GETs that change things are among them.
+    for path in ["/mine", "/block/new", "/shutdown", "/p2p"] {
+        assert!(
+            guarded
+                .iter()
+                .any(|o| o.path == path && o.method == reqwest::Method::GET),
+            "GET {path} is not guarded"
+        );
+    }
+    assert!(guarded.len() >= 19, "{guarded:?}");
+
+    let before = settled(node.get("/status").await);
+    for operation in &guarded {
+        node::testing::assert_refused_without_token(
+            &client,
+            &operation.method,
+            &url(&operation.path),
+            TOKEN,
+        )
+        .await;
+    }
+    assert_eq!(
+        settled(node.get("/status").await),
+        before,
+        "a refused request changed the node"
+    );
+    let chain: ChainBody = node.get("/chain").await;
+    assert_eq!(chain.length, 1);
+
+    // With the token each is taken (its body, `{}`, may still be refused);
+    // the shutdowns go last.
+    let (stops, others): (Vec<&DocumentedOperation>, Vec<&DocumentedOperation>) =
+        guarded.iter().partition(|o| o.path == "/shutdown");
+    for operation in others.iter().chain(&stops[..1]) {
+        if operation.path == "/shutdown" {
+            let mined: ChainBody = node.get("/chain").await;
+            assert!(mined.length > 1, "the right token mined no block");
+        }
+        let response = client
+            .request(operation.method.clone(), url(&operation.path))
+            .bearer_auth(TOKEN)
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        assert!(
+            status != 401 && !status.is_server_error(),
+            "{operation:?}: {status}"
+        );
+    }
 }
 
 /// The node endpoints the original project's README documents, with the

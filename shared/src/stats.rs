@@ -54,7 +54,9 @@ pub struct NetworkStats {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReorgStats {
     pub count: u64,
-    /// How many reorganisations took off this many blocks, by depth.
+    /// How many reorganisations took off this many blocks, by depth (JSON
+    /// object keys are strings: `{"1": 3}`).
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, u64>))]
     pub depths: BTreeMap<u64, u64>,
 }
 

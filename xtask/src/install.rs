@@ -341,6 +341,12 @@ pub fn kubernetes_validate() -> Result<()> {
     pip_tool("kubernetes-validate", "kubernetes-validate", "1.37.0")
 }
 
+/// `schemathesis` from PyPI, which manager/tests/schemathesis.rs points at
+/// a live manager and node with their own `/openapi.json`.
+pub fn schemathesis() -> Result<()> {
+    pip_tool("schemathesis", "schemathesis", "4.32.5")
+}
+
 /// `program` from the PyPI package `package==version`, in a virtual
 /// environment under `target/tools`, since Debian's Python refuses `pip
 /// install` into the system (PEP 668); `python3-venv` comes from Debian

@@ -194,6 +194,7 @@ pub fn run() -> Result<()> {
     let axe = install::axe_core()?;
     install::openapi_spec_validator()?;
     install::kubernetes_validate()?;
+    install::schemathesis()?;
     install::docker_compose()?;
 
     let steps = steps(&axe);

@@ -333,3 +333,28 @@ impl Drop for OwnNode {
         let _ = self.0.child.wait();
     }
 }
+
+/// What a person set on the network: its shape, each link's ends, state
+/// and conditions, and the partition (not the counters and round-trip
+/// times, which move by themselves).
+pub async fn network_settings(
+    manager: &ManagerProcess,
+) -> (
+    String,
+    Vec<(
+        String,
+        String,
+        shared::api::LinkState,
+        shared::api::DirectedConditions,
+    )>,
+    Option<Vec<Vec<String>>>,
+) {
+    let (status, network): (u16, shared::api::NetworkBody) = manager.get("/network").await;
+    assert_eq!(status, 200);
+    let links = network
+        .links
+        .into_iter()
+        .map(|l| (l.a, l.b, l.state, l.conditions))
+        .collect();
+    (network.topology.to_string(), links, network.partition)
+}

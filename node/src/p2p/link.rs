@@ -175,12 +175,20 @@ where
     Transport { incoming, outgoing }
 }
 
+/// The read buffer of every WebSocket a node or the manager opens or
+/// accepts. tungstenite's default, 128 KiB, is zero-filled for each socket
+/// as it first reads: at a few links per node and hundreds of nodes (or a
+/// thousand hostile connections) that was most of the memory in use. A
+/// larger frame takes a few more reads.
+pub const READ_BUFFER_BYTES: usize = 8 * 1024;
+
 /// The WebSocket limits both directions use: a frame over
 /// `MAX_FRAME_BYTES` ends the link.
 pub fn socket_config() -> tungstenite::protocol::WebSocketConfig {
     tungstenite::protocol::WebSocketConfig::default()
         .max_message_size(Some(MAX_FRAME_BYTES))
         .max_frame_size(Some(MAX_FRAME_BYTES))
+        .read_buffer_size(READ_BUFFER_BYTES)
 }
 
 /// Keeps an outbound link to `address` up while this node wants it:
@@ -381,7 +389,7 @@ async fn run(
     let serial = registered.serial;
     let reason = session(node, transport, &address, &theirs.node_id, registered, tip).await;
     node.strategist.link_lost(&address);
-    if node.links.closed(&address, serial, &reason) {
+    if let Some(reason) = node.links.closed(&address, serial, &reason) {
         tracing::info!(peer = %address, %reason, "peer link closed");
         node.events
             .emit(EventKind::PeerDisconnected { address, reason });
@@ -540,6 +548,9 @@ async fn session(
                 }
             }
         }
+        // The node runs on one thread: a peer sending as fast as it can
+        // must not keep the HTTP API and the other links waiting.
+        tokio::task::yield_now().await;
     }
 }
 

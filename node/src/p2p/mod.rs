@@ -15,12 +15,11 @@
 pub mod link;
 pub mod relay;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use indexmap::IndexSet;
 use shared::api::{LinkConditions, LinkDirection, LinkInfo, LinkState, PeerInfo, PeerState};
 use shared::p2p::{Message, encode};
 use shared::{BlockHash, Work};
@@ -33,7 +32,7 @@ use crate::conditions::{Fate, Shaper};
 /// and what it is sent is dropped (sync recovers it, as from loss).
 pub const SEND_QUEUE: usize = 1024;
 /// Block hashes remembered per peer as known to it (Bitcoin keeps a
-/// similar rolling filter); the oldest go first.
+/// similar rolling filter); the oldest half goes first.
 const KNOWN_PER_PEER: usize = 4096;
 
 /// A frame on its way out, with the time the shaper releases it.
@@ -62,7 +61,10 @@ struct Live {
     dialler: String,
     sender: mpsc::Sender<Outgoing>,
     closer: CancellationToken,
-    known: IndexSet<BlockHash>,
+    known: KnownHashes,
+    /// Why this node ended the link, when it ended it from outside the
+    /// link's own task ([`Links::drop_link`]).
+    ending: Option<String>,
 }
 
 struct Peer {
@@ -276,7 +278,8 @@ impl Links {
             dialler,
             sender,
             closer: closer.clone(),
-            known: IndexSet::new(),
+            known: KnownHashes::default(),
+            ending: None,
         });
         Ok(Registered {
             serial,
@@ -286,20 +289,36 @@ impl Links {
         })
     }
 
-    /// A link's tasks ended; true if it was the peer's current link.
-    pub fn closed(&self, address: &str, serial: u64, reason: &str) -> bool {
+    /// A link's tasks ended for `reason`: if it was the peer's current
+    /// link, the reason to report (the one [`Self::drop_link`] gave, if the
+    /// link was dropped).
+    pub fn closed(&self, address: &str, serial: u64, reason: &str) -> Option<String> {
         let mut table = self.table();
-        let Some(peer) = table.get_mut(address) else {
-            return false;
-        };
+        let peer = table.get_mut(address)?;
         if peer.live.as_ref().is_none_or(|l| l.serial != serial) {
-            return false;
+            return None;
         }
-        peer.live = None;
+        let reason = peer
+            .live
+            .take()
+            .and_then(|live| live.ending)
+            .unwrap_or_else(|| reason.to_owned());
         if peer.state != LinkState::Banned {
             peer.state = LinkState::Down;
         }
-        peer.last_error = Some(reason.to_owned());
+        peer.last_error = Some(reason.clone());
+        Some(reason)
+    }
+
+    /// Ends the link to `address` for `reason` and keeps the peer: one
+    /// this node dials is dialled again. False if there was no link.
+    pub fn drop_link(&self, address: &str, reason: &str) -> bool {
+        let mut table = self.table();
+        let Some(live) = table.get_mut(address).and_then(|p| p.live.as_mut()) else {
+            return false;
+        };
+        live.ending = Some(reason.to_owned());
+        live.closer.cancel();
         true
     }
 
@@ -392,7 +411,7 @@ impl Links {
         let mut sent = 0;
         for peer in table.values_mut() {
             let Some(live) = &mut peer.live else { continue };
-            if !remember(&mut live.known, hash) {
+            if !live.known.remember(hash) {
                 continue;
             }
             if self.queue(peer, frame.clone(), false) {
@@ -406,7 +425,7 @@ impl Links {
     pub fn mark_known(&self, address: &str, hashes: impl IntoIterator<Item = BlockHash>) {
         if let Some(live) = self.table().get_mut(address).and_then(|p| p.live.as_mut()) {
             for hash in hashes {
-                remember(&mut live.known, hash);
+                live.known.remember(hash);
             }
         }
     }
@@ -557,16 +576,32 @@ impl Links {
     }
 }
 
-/// Adds `hash` to a bounded known-set; false if it was there already.
-fn remember(known: &mut IndexSet<BlockHash>, hash: BlockHash) -> bool {
-    if known.contains(&hash) {
-        return false;
+/// The block hashes a peer is known to have, about [`KNOWN_PER_PEER`] at
+/// most: two generations of a set, the older dropped whole when the newer
+/// fills, so that remembering costs the same however full it is (dropping
+/// the oldest of one ordered set moved all the others each time).
+#[derive(Debug, Default)]
+struct KnownHashes {
+    newer: HashSet<BlockHash>,
+    older: HashSet<BlockHash>,
+}
+
+impl KnownHashes {
+    fn contains(&self, hash: &BlockHash) -> bool {
+        self.newer.contains(hash) || self.older.contains(hash)
     }
-    if known.len() >= KNOWN_PER_PEER {
-        known.shift_remove_index(0);
+
+    /// Adds `hash`; false if it was there already.
+    fn remember(&mut self, hash: BlockHash) -> bool {
+        if self.contains(&hash) {
+            return false;
+        }
+        if self.newer.len() >= KNOWN_PER_PEER / 2 {
+            self.older = std::mem::take(&mut self.newer);
+        }
+        self.newer.insert(hash);
+        true
     }
-    known.insert(hash);
-    true
 }
 
 /// A peer's best chain as it told us (Hello), to decide who syncs from whom.
@@ -600,8 +635,28 @@ mod tests {
         let kept = at_b.register("a:1", "a", LinkDirection::Inbound).unwrap();
         assert!(own.closer.is_cancelled());
         assert!(!kept.closer.is_cancelled());
-        assert!(!at_b.closed("a:1", own.serial, "replaced"));
+        assert!(at_b.closed("a:1", own.serial, "replaced").is_none());
         assert!(at_b.is_connected("a:1"));
+    }
+
+    #[test]
+    fn known_hashes_keep_the_newest_and_forget_the_oldest_half_at_once() {
+        let hash = |n: usize| {
+            let mut bytes = [0u8; 32];
+            bytes[..8].copy_from_slice(&n.to_le_bytes());
+            BlockHash::from_bytes(bytes)
+        };
+        let mut known = KnownHashes::default();
+        for n in 0..KNOWN_PER_PEER {
+            assert!(known.remember(hash(n)));
+        }
+        assert!(!known.remember(hash(0)), "known already");
+        assert!((0..KNOWN_PER_PEER).all(|n| known.contains(&hash(n))));
+        // One more drops the oldest half, and only it.
+        assert!(known.remember(hash(KNOWN_PER_PEER)));
+        assert!(!known.contains(&hash(0)));
+        assert!(!known.contains(&hash(KNOWN_PER_PEER / 2 - 1)));
+        assert!((KNOWN_PER_PEER / 2..=KNOWN_PER_PEER).all(|n| known.contains(&hash(n))));
     }
 
     #[test]

@@ -50,6 +50,13 @@ pub const RESYNC_EVERY: Duration = Duration::from_secs(5);
 /// Blocks nobody asked for that a peer may send before it is banned
 /// (a new block is always announced by header first).
 const MAX_UNSOLICITED: u32 = 16;
+/// Rounds of requests in a row a peer may leave unanswered (neither the
+/// block nor `NotFound`) before its link is dropped: a peer that announces
+/// blocks and never sends them holds up no sync for long. A lost message
+/// explains one round; six in a row on a link that is not down is a peer
+/// that does not answer. Dropped, not banned: one this node dials is
+/// dialled again, and a lossy link costs a reconnection at worst.
+const MAX_STALLS: u32 = 6;
 
 /// Why a link must end after a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,10 +71,17 @@ pub enum Stop {
 /// for the next round of headers.
 const MAX_TO_FETCH: usize = 2 * MAX_HEADERS;
 
+/// `Headers` messages in a row that connect to nothing we have, before the
+/// peer is banned (Bitcoin's MAX_NUM_UNCONNECTING_HEADERS_MSGS): each one
+/// costs a lookup and a `GetHeaders` back, and an honest peer's answer to
+/// that connects.
+const MAX_UNCONNECTING: u32 = 10;
+
 /// Per-link state the relay keeps between messages.
 #[derive(Debug, Default)]
 pub struct LinkContext {
     unsolicited: u32,
+    unconnecting: u32,
     /// Blocks whose headers this peer sent and that we still lack, oldest
     /// first; asked for [`MAX_BLOCK_REQUEST`] at a time, topped up as
     /// answers arrive.
@@ -104,6 +118,8 @@ struct InFlight {
     requests: HashMap<BlockHash, Request>,
     /// When each peer with requests out last delivered one.
     progress: HashMap<String, Instant>,
+    /// Rounds of expired requests in a row, by peer.
+    stalls: HashMap<String, u32>,
 }
 
 impl Requests {
@@ -152,11 +168,16 @@ impl Requests {
     }
 
     /// A block arrived from `peer` at `now`: whether it was asked of that
-    /// peer (which then counts as making progress).
+    /// peer (which then counts as making progress). The peer is not
+    /// stalling.
     fn arrived(&self, peer: &str, hash: &BlockHash, now: Instant) -> bool {
         let mut guard = self.lock();
         let asked = guard.requests.get(hash).is_some_and(|r| r.peer == peer);
         guard.requests.remove(hash);
+        // Any block from the peer, even one asked of it long ago and
+        // asked again since (a link slower than its timeout), shows it
+        // answers.
+        guard.stalls.remove(peer);
         if asked {
             if guard.requests.values().any(|r| r.peer == peer) {
                 guard.progress.insert(peer.to_owned(), now);
@@ -167,11 +188,29 @@ impl Requests {
         asked
     }
 
+    /// `peer` answered that it lacks `hash`.
     fn forget(&self, peer: &str, hash: &BlockHash) {
         let mut guard = self.lock();
         if guard.requests.get(hash).is_some_and(|r| r.peer == peer) {
             guard.requests.remove(hash);
+            guard.stalls.remove(peer);
         }
+    }
+
+    /// Takes the peers that let [`MAX_STALLS`] rounds of requests in a row
+    /// expire.
+    fn take_stalled(&self) -> Vec<String> {
+        let mut guard = self.lock();
+        let stalled: Vec<String> = guard
+            .stalls
+            .iter()
+            .filter(|(_, rounds)| **rounds >= MAX_STALLS)
+            .map(|(peer, _)| peer.clone())
+            .collect();
+        for peer in &stalled {
+            guard.stalls.remove(peer);
+        }
+        stalled
     }
 
     /// Takes the requests whose peer delivered nothing for its timeout
@@ -182,7 +221,11 @@ impl Requests {
         timeout: impl Fn(&str) -> Duration,
     ) -> Vec<(BlockHash, String)> {
         let mut guard = self.lock();
-        let InFlight { requests, progress } = &mut *guard;
+        let InFlight {
+            requests,
+            progress,
+            stalls,
+        } = &mut *guard;
         let old: Vec<(BlockHash, String)> = requests
             .iter()
             .filter(|(_, r)| {
@@ -194,6 +237,10 @@ impl Requests {
         for (hash, peer) in &old {
             requests.remove(hash);
             progress.remove(peer);
+        }
+        let peers: std::collections::HashSet<&String> = old.iter().map(|(_, peer)| peer).collect();
+        for peer in peers {
+            *stalls.entry(peer.clone()).or_default() += 1;
         }
         old
     }
@@ -398,8 +445,6 @@ fn on_headers(
         return Ok(());
     };
     let full = headers.len() >= MAX_HEADERS;
-    node.links
-        .mark_known(peer, headers.iter().map(Header::block_hash));
     // Checked under the same hold of the lock as the insert, so a parent
     // that arrives meanwhile cannot make us ask twice.
     let outcome = {
@@ -410,6 +455,18 @@ fn on_headers(
             None
         }
     };
+    if outcome.is_none() {
+        context.unconnecting += 1;
+        if context.unconnecting > MAX_UNCONNECTING {
+            return Err(Stop::Ban(format!(
+                "more than {MAX_UNCONNECTING} headers messages in a row that connect to nothing"
+            )));
+        }
+    } else {
+        context.unconnecting = 0;
+        node.links
+            .mark_known(peer, headers.iter().map(Header::block_hash));
+    }
     match outcome {
         None => {
             // It does not connect to anything we have: a gap to fill.
@@ -502,8 +559,18 @@ async fn on_block(
 }
 
 /// Asks again for blocks whose request timed out, from another peer that
-/// has them if there is one.
+/// has them if there is one; drops the link of a peer that stopped
+/// answering (see [`MAX_STALLS`]).
 pub fn retry_requests(node: &Node) {
+    for peer in node.links.requests.take_stalled() {
+        // A link the lab took down loses every request: that is no stall.
+        if !node.links.is_down(&peer) {
+            let reason = format!("left {MAX_STALLS} rounds of block requests in a row unanswered");
+            if node.links.drop_link(&peer, &reason) {
+                tracing::warn!(%peer, %reason, "peer link dropped");
+            }
+        }
+    }
     let timeout = |peer: &str| request_timeout(node.links.rtt(peer));
     for (hash, asked) in node.links.requests.expired(Instant::now(), timeout) {
         if node.tree().has_block(&hash) {
@@ -564,6 +631,38 @@ mod tests {
         // Silence for a whole timeout after that: the rest expire.
         let expired = requests.expired(later + REQUEST_TIMEOUT, fixed);
         assert_eq!(expired.len(), 2);
+    }
+
+    #[test]
+    fn a_peer_is_stalled_after_rounds_in_a_row_without_an_answer() {
+        let requests = Requests::default();
+        let fixed = |_: &str| REQUEST_TIMEOUT;
+        let mut now = Instant::now();
+        for round in 1..=MAX_STALLS {
+            requests.claim("a", &[hash(1), hash(2)], now);
+            requests.claim("b", &[hash(3)], now);
+            now += REQUEST_TIMEOUT;
+            assert_eq!(requests.expired(now, fixed).len(), 3, "round {round}");
+            if round == 2 {
+                // An answer from b resets b's count, not a's.
+                requests.claim("b", &[hash(3)], now);
+                assert!(requests.arrived("b", &hash(3), now));
+            }
+        }
+        assert_eq!(requests.take_stalled(), vec!["a".to_owned()]);
+        assert!(requests.take_stalled().is_empty(), "taken once");
+        // NotFound is an answer too.
+        for _ in 0..MAX_STALLS - 1 {
+            requests.claim("c", &[hash(4)], now);
+            now += REQUEST_TIMEOUT;
+            requests.expired(now, fixed);
+        }
+        requests.claim("c", &[hash(4)], now);
+        requests.forget("c", &hash(4));
+        requests.claim("c", &[hash(4)], now);
+        now += REQUEST_TIMEOUT;
+        requests.expired(now, fixed);
+        assert!(requests.take_stalled().is_empty());
     }
 
     #[test]
