@@ -137,6 +137,7 @@ async fn run_setting(setting: &Setting, latency_ms: u64, data: &std::path::Path)
         node_bin: node::testing::node_program().to_owned(),
         explorer_dir: PathBuf::from("explorer/dist"),
         threads: 1,
+        ban_secs: None,
         token: None,
         capacity: None,
         block_interval_ms: Some(1000),

@@ -31,6 +31,9 @@ pub struct Config {
     pub explorer_dir: PathBuf,
     /// Mining threads per node.
     pub threads: u16,
+    /// How long each node bans a misbehaving peer (its `--ban-secs`);
+    /// `None` leaves the node's default.
+    pub ban_secs: Option<u64>,
     /// The bearer token commands and `/events` require; when `None` and the
     /// host is beyond loopback, one is generated and printed.
     pub token: Option<String>,

@@ -47,6 +47,8 @@
 //!   selfish mining revenue, the double spend's catch-up probability).
 //! - [`scenario`]: TOML scenario files, their runner on a network of their
 //!   own, and the report (`manager scenario FILE`).
+//! - [`chaos`]: `manager chaos`, a seeded chaos run on a manager of its own,
+//!   with the invariants checked throughout and a JSON report.
 //!
 //! [`run`] ties them together: resolve the host, bind, announce, launch the
 //! nodes, serve until Ctrl-C, SIGTERM or `/shutdown/all`, and stop every
@@ -58,6 +60,7 @@ pub mod api;
 pub mod attack_api;
 pub mod attacks;
 pub mod auth;
+pub mod chaos;
 pub mod client;
 pub mod config;
 pub mod discovery;

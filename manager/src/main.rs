@@ -41,6 +41,9 @@ struct Cli {
     /// Mining threads per node
     #[arg(long, default_value_t = 1)]
     threads: u16,
+    /// How long each node bans a misbehaving peer, in seconds [default: the node's, 600]
+    #[arg(long, value_name = "SECS")]
+    ban_secs: Option<u64>,
     /// Lab chain: the mean block interval, in ms, its fixed difficulty is set for
     #[arg(long, value_name = "MS", required_if_eq("chain", "lab"))]
     block_interval_ms: Option<u64>,
@@ -63,6 +66,21 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// A chaos run on a manager and nodes of its own, reproducible from a seed: partitions, link loss and latency, kill -9 and restarts, a forger and a selfish miner switched on and off, with the invariants checked throughout; JSON report on stdout, progress on stderr, exit 1 if an invariant failed
+    Chaos {
+        #[arg(long, default_value_t = 12)]
+        nodes: u16,
+        #[arg(long, default_value_t = 300)]
+        seconds: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The lab chain's mean block interval
+        #[arg(long, value_name = "MS", default_value_t = 1000)]
+        block_interval_ms: u64,
+        /// The node executable [default: `node` next to this executable]
+        #[arg(long)]
+        node_bin: Option<PathBuf>,
+    },
     /// Run a scenario file headless on a network of its own; JSON report and a table on stdout, progress on stderr
     Scenario {
         /// The scenario's TOML file (see manager/scenarios/)
@@ -80,16 +98,39 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     manager::init_logging();
-    if let Some(Command::Scenario {
-        file,
-        data_dir,
-        node_bin,
-    }) = cli.command
-    {
-        let report = manager::scenario::run_file(&file, data_dir, node_bin).await?;
-        println!("{}", serde_json::to_string_pretty(&report)?);
-        println!("{}", report.table());
-        return Ok(());
+    match cli.command {
+        Some(Command::Scenario {
+            file,
+            data_dir,
+            node_bin,
+        }) => {
+            let report = manager::scenario::run_file(&file, data_dir, node_bin).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            println!("{}", report.table());
+            return Ok(());
+        }
+        Some(Command::Chaos {
+            nodes,
+            seconds,
+            seed,
+            block_interval_ms,
+            node_bin,
+        }) => {
+            let options = manager::chaos::ChaosOptions {
+                nodes,
+                duration: std::time::Duration::from_secs(seconds),
+                seed,
+                block_interval_ms,
+                node_bin,
+            };
+            let report = manager::chaos::run(&options, |line| eprintln!("chaos: {line}")).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            if !report.held {
+                std::process::exit(1);
+            }
+            return Ok(());
+        }
+        None => {}
     }
     let config = manager::Config {
         port: cli.port,
@@ -103,6 +144,7 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or_else(manager::config::default_node_bin),
         explorer_dir: cli.explorer_dir,
         threads: cli.threads,
+        ban_secs: cli.ban_secs,
         token: cli.token,
         capacity: None,
         block_interval_ms: cli.block_interval_ms,

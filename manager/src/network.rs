@@ -27,10 +27,14 @@ use crate::stats::SharedBook;
 use crate::topology::Lab;
 
 /// The lab chain's flags and the hash rate cap every node starts with.
-fn node_args(plan: &crate::hashpower::StartPlan) -> Vec<String> {
+fn node_args(config: &Config) -> Vec<String> {
+    let plan = &config.start_plan;
     let mut args = plan.lab.map(|lab| lab.node_args()).unwrap_or_default();
     if let Some(cap) = plan.node_cap {
         args.extend(["--hashrate".to_owned(), cap.to_string()]);
+    }
+    if let Some(secs) = config.ban_secs {
+        args.extend(["--ban-secs".to_owned(), secs.to_string()]);
     }
     args
 }
@@ -87,7 +91,7 @@ impl Manager {
             chain: config.chain,
             threads: config.threads,
             token: token.clone(),
-            extra_args: node_args(&config.start_plan),
+            extra_args: node_args(config),
         };
         let registry = Arc::new(Registry::default());
         let hub = Hub::new(registry.clone(), token.clone());

@@ -154,6 +154,7 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> Result<Report, Run
         node_bin: options.node_bin.clone(),
         explorer_dir: PathBuf::new(),
         threads: 1,
+        ban_secs: None,
         token: None,
         topology: scenario.topology,
         topology_seed: scenario.topology_seed,
