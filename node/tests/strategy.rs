@@ -495,7 +495,23 @@ async fn a_private_attacker_with_60_percent_reverts_an_entry_with_two_confirmati
     // milliseconds, too soon for a poll to see, so the honest node's tree is
     // read instead: A's block is there, and a branch holds it under 2 blocks.
     let a_block = seen.expect("the attacker saw A's block");
-    let a: shared::Block = honest.get(&format!("/blocks/{a_block}")).await;
+    // A's block may be the attacker's own, mined in public just before it
+    // went private: then it may still be on its way to the honest node.
+    let url = honest.url(&format!("/blocks/{a_block}"));
+    let a: shared::Block = wait_until(
+        "A's block on the honest node",
+        100,
+        Duration::from_millis(100),
+        || async {
+            let response = common::http_client().get(&url).send().await.ok()?;
+            if response.status() == 200 {
+                response.json().await.ok()
+            } else {
+                None
+            }
+        },
+    )
+    .await;
     assert!(holds(&a, "pay Alice"), "A's block does not hold A");
     let mut confirmed = false;
     for tip in honest.get::<shared::api::TipsBody>("/tips").await.tips {
