@@ -66,6 +66,8 @@ fn schemathesis(kind: &str, base: &str, stopping: &[&str], max_examples: u32) ->
         .args(["--max-examples", &max_examples.to_string()])
         .args(["--report", "json", "--report-json-path"])
         .arg(&report)
+        // Its caches (`.schemathesis`, `.hypothesis`) go with the run.
+        .current_dir(dir.path())
         .env("SCHEMATHESIS_HOOKS", &hooks)
         .env("POWPLAY_ST_BASE", base)
         .env("POWPLAY_ST_KIND", kind)
