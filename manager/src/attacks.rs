@@ -221,11 +221,19 @@ impl Manager {
             .filter(|(address, _)| live.contains(*address))
             .map(|(address, cap)| (address.clone(), *cap as f64 / total as f64))
             .collect();
-        self.set_network_hashrate(&NetworkHashrateRequest {
-            total: total as f64,
-            distribution: Distribution::Shares(shares),
-        })
-        .await?;
+        // The attacker is honest again whatever follows: a node that died
+        // meanwhile cannot take its cap back, and the attack is over all
+        // the same (the chaos run caught this stop answering 502 and
+        // leaving the attack marked running).
+        if let Err(error) = self
+            .set_network_hashrate(&NetworkHashrateRequest {
+                total: total as f64,
+                distribution: Distribution::Shares(shares),
+            })
+            .await
+        {
+            tracing::warn!(%error, "not every hash rate cap was put back after the attack");
+        }
         if let Some(current) = lock(&self.attacks().current).as_mut() {
             current.stopped_at = Some(node::clock::now_ms());
         }

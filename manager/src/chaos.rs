@@ -84,6 +84,9 @@ pub struct ChaosReport {
     pub invalid_best_chains: Vec<String>,
     pub lost_blocks: Vec<String>,
     pub server_errors: Vec<String>,
+    /// The manager's 502s naming a node this run had killed and the
+    /// manager had not yet seen die: right answers, listed, not failures.
+    pub killed_node_answers: Vec<String>,
     /// From the final heal to one tip on every live node.
     pub converged_after_ms: Option<u64>,
     pub final_height: Option<u64>,
@@ -175,6 +178,9 @@ struct Http {
     requests: u64,
     unanswered: u64,
     server_errors: Vec<String>,
+    /// Addresses of the nodes the run killed.
+    killed_addresses: HashSet<String>,
+    killed_node_answers: Vec<String>,
 }
 
 impl Http {
@@ -186,7 +192,16 @@ impl Http {
         };
         let status = response.status().as_u16();
         let body = response.json::<Value>().await.unwrap_or(Value::Null);
-        if status >= 500 {
+        // The manager's 502 for a node the run itself just killed, before
+        // the manager saw it die, is the right answer; it is counted apart.
+        let killed = self.killed_addresses.iter().any(|address| {
+            body["error"]
+                .as_str()
+                .is_some_and(|e| e.contains(address.as_str()) && e.contains("did not answer"))
+        });
+        if status == 502 && killed {
+            self.killed_node_answers.push(format!("{what}: {body}"));
+        } else if status >= 500 {
             self.server_errors.push(format!("{what}: {status} {body}"));
         }
         Some((status, body))
@@ -291,6 +306,8 @@ pub async fn run(
         requests: 0,
         unanswered: 0,
         server_errors: Vec::new(),
+        killed_addresses: HashSet::new(),
+        killed_node_answers: Vec::new(),
     };
     let acknowledged = Acknowledged::default();
     let events = format!(
@@ -315,6 +332,7 @@ pub async fn run(
         invalid_best_chains: Vec::new(),
         lost_blocks: Vec::new(),
         server_errors: Vec::new(),
+        killed_node_answers: Vec::new(),
         converged_after_ms: None,
         final_height: None,
         held: false,
@@ -403,6 +421,7 @@ pub async fn run(
     report.requests = http.requests;
     report.unanswered = http.unanswered;
     report.server_errors = http.server_errors;
+    report.killed_node_answers = http.killed_node_answers;
     report.held = report.invalid_best_chains.is_empty()
         && report.lost_blocks.is_empty()
         && report.server_errors.is_empty()
@@ -480,6 +499,7 @@ async fn act(
                 libc::kill(pid as libc::pid_t, libc::SIGKILL);
             }
             chaos.killed.push(node.id.clone());
+            http.killed_addresses.insert(node.address.clone());
             chaos.shaped.remove(&node.id);
             chaos.did("kill");
             format!("kill -9 {}", short(&node.id))
