@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use shared::api::ErrorBody;
@@ -76,11 +76,7 @@ impl IntoResponse for ApiError {
         }
         let mut response = (status, Json(ErrorBody { error })).into_response();
         if status == StatusCode::UNAUTHORIZED {
-            // RFC 6750 §3: say which scheme would have worked.
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(r#"Bearer realm="powplay manager""#),
-            );
+            node::bearer::challenge(&mut response, "powplay manager");
         }
         response
     }

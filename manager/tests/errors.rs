@@ -242,15 +242,7 @@ async fn every_command_needs_the_token_and_reads_stay_open() {
         format!("{}{path}", manager.url)
     };
 
-    for read in operations.iter().filter(|o| !o.guarded) {
-        assert_eq!(read.method, reqwest::Method::GET, "{read:?} is not guarded");
-        let response = http.get(url(&read.path)).send().await.unwrap();
-        assert!(
-            response.status() != 401 && !response.status().is_server_error(),
-            "{read:?}: {}",
-            response.status()
-        );
-    }
+    node::testing::assert_reads_stay_open(&http, &operations, &url).await;
     let guarded: Vec<_> = operations.iter().filter(|o| o.guarded).collect();
     // The original's GETs that change things are among them.
     for path in ["/start/mining", "/stop/mining", "/shutdown/all"] {
@@ -291,18 +283,13 @@ async fn every_command_needs_the_token_and_reads_stay_open() {
     let mut ordered = guarded.clone();
     ordered.sort_by_key(|o| rank(&o.path));
     for operation in ordered {
-        let response = http
-            .request(operation.method.clone(), url(&operation.path))
-            .bearer_auth(TOKEN)
-            .body("{}")
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        assert!(
-            status != 401 && !status.is_server_error(),
-            "{operation:?}: {status}"
-        );
+        node::testing::assert_taken_with_token(
+            &http,
+            &operation.method,
+            &url(&operation.path),
+            TOKEN,
+        )
+        .await;
     }
 }
 

@@ -1,7 +1,8 @@
 //! The bearer token (RFC 6750) on the HTTP API of a node and of the
 //! manager: whether a request carries it.
 
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
 
 /// The name of the `Authorization: Bearer` scheme in the documents.
 pub const BEARER: &str = "bearer";
@@ -13,6 +14,18 @@ pub fn matches(headers: &HeaderMap, token: &str) -> bool {
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .is_some_and(|presented| same_token(presented.trim(), token))
+}
+
+/// Adds the challenge RFC 6750 §3 asks of a 401: which scheme would have
+/// worked, and for what (`realm`, a static name such as `powplay node`).
+pub fn challenge(response: &mut Response, realm: &'static str) {
+    let value = format!(r#"Bearer realm="{realm}""#);
+    // A realm is one of our own static names: always a valid header value.
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
 }
 
 /// Compares in time that does not depend on where the first difference is,

@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use shared::api::{ErrorBody, InvalidChainBody};
 use shared::validation::BlockError;
@@ -146,11 +146,7 @@ impl IntoResponse for ApiError {
         }
         let mut response = (status, Json(ErrorBody { error })).into_response();
         if status == StatusCode::UNAUTHORIZED {
-            // RFC 6750 §3: say which scheme would have worked.
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(r#"Bearer realm="powplay node""#),
-            );
+            crate::bearer::challenge(&mut response, "powplay node");
         }
         response
     }

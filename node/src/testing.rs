@@ -522,6 +522,47 @@ pub fn documented_operations(document: &serde_json::Value) -> Vec<DocumentedOper
     operations
 }
 
+/// Sends a GET to each operation of `operations` that needs no token, with
+/// none, and panics unless each is a GET that is answered without a 401 or
+/// a 5xx. `url` turns a documented path into the address to ask.
+pub async fn assert_reads_stay_open(
+    client: &reqwest::Client,
+    operations: &[DocumentedOperation],
+    url: impl Fn(&str) -> String,
+) {
+    for read in operations.iter().filter(|o| !o.guarded) {
+        assert_eq!(read.method, reqwest::Method::GET, "{read:?} is not guarded");
+        let response = client.get(url(&read.path)).send().await.unwrap();
+        let status = response.status();
+        assert!(
+            status != 401 && !status.is_server_error(),
+            "{read:?}: {status}"
+        );
+    }
+}
+
+/// Sends `method url` with the right token and an empty JSON object, and
+/// panics if it is answered 401 or a 5xx (the body may still be refused).
+pub async fn assert_taken_with_token(
+    client: &reqwest::Client,
+    method: &reqwest::Method,
+    url: &str,
+    token: &str,
+) {
+    let response = client
+        .request(method.clone(), url)
+        .bearer_auth(token)
+        .body("{}")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let status = response.status();
+    assert!(
+        status != 401 && !status.is_server_error(),
+        "{method} {url} with the token: {status}"
+    );
+}
+
 /// Sends `method url` with no token and with a wrong one, and panics
 /// unless both get 401 with a JSON error and a Bearer challenge. Each
 /// request carries an empty JSON object, so that a guard checked only

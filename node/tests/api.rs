@@ -371,15 +371,7 @@ async fn every_mutating_endpoint_needs_the_token_and_reads_stay_open() {
     let genesis = Preset::Regtest.params().genesis.hash.to_string();
     let url = |path: &str| node.url(&path.replace("{hash}", &genesis));
 
-    for read in operations.iter().filter(|o| !o.guarded) {
-        assert_eq!(read.method, reqwest::Method::GET, "{read:?} is not guarded");
-        let response = client.get(url(&read.path)).send().await.unwrap();
-        assert!(
-            response.status() != 401 && !response.status().is_server_error(),
-            "{read:?}: {}",
-            response.status()
-        );
-    }
+    node::testing::assert_reads_stay_open(&client, &operations, &url).await;
     let guarded: Vec<_> = operations.iter().filter(|o| o.guarded).collect();
     // The original's GETs that change things are among them.
     for path in ["/mine", "/block/new", "/shutdown", "/p2p"] {
@@ -419,18 +411,13 @@ async fn every_mutating_endpoint_needs_the_token_and_reads_stay_open() {
             let mined: ChainBody = node.get("/chain").await;
             assert!(mined.length > 1, "the right token mined no block");
         }
-        let response = client
-            .request(operation.method.clone(), url(&operation.path))
-            .bearer_auth(TOKEN)
-            .body("{}")
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        assert!(
-            status != 401 && !status.is_server_error(),
-            "{operation:?}: {status}"
-        );
+        node::testing::assert_taken_with_token(
+            &client,
+            &operation.method,
+            &url(&operation.path),
+            TOKEN,
+        )
+        .await;
     }
 }
 
