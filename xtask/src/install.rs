@@ -3,7 +3,7 @@
 //! to install and installs it.
 
 use crate::cmd;
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 
 /// The Rust target the shared crate and the explorer are built for.
@@ -11,6 +11,7 @@ pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 /// Must match the `wasm-bindgen` version pinned in the workspace `Cargo.toml`.
 const WASM_BINDGEN_VERSION: &str = "0.2.130";
 const TRUNK_VERSION: &str = "0.21.14";
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 /// Where Debian's `chromium-driver` puts ChromeDriver; the wasm tests use it.
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -141,6 +142,38 @@ pub fn wasm_bindgen_cli() -> Result<()> {
         takes: "~4 minutes",
     }
     .ensure()
+}
+
+/// `cargo-fuzz`, which builds and runs the fuzz targets under libFuzzer.
+pub fn cargo_fuzz() -> Result<()> {
+    CargoTool {
+        krate: "cargo-fuzz",
+        version: CARGO_FUZZ_VERSION,
+        programs: &["cargo-fuzz"],
+        extra_args: &["--locked"],
+        takes: "~3 minutes",
+    }
+    .ensure()
+}
+
+/// A nightly toolchain, which cargo-fuzz's sanitizer flags need. rustup
+/// fetches it where it can reach its server; where it cannot, the error
+/// says so.
+pub fn nightly() -> Result<()> {
+    require_rustup()?;
+    if let Some(version) = cmd::probe("rustc", &["+nightly", "--version"]) {
+        say(&format!(
+            "nightly toolchain already installed ({})",
+            version.trim()
+        ));
+        return Ok(());
+    }
+    say("installing the nightly toolchain for cargo-fuzz (rustup toolchain install)");
+    cmd::run(cmd::new("rustup").args(["toolchain", "install", "nightly", "--profile", "minimal"]))
+        .context(
+            "cargo-fuzz needs a nightly toolchain and rustup could not install one; \
+             install it with `rustup toolchain install nightly` where rustup can reach its server",
+        )
 }
 
 /// `trunk`, which builds and bundles the explorer.

@@ -4,10 +4,12 @@
 //!   manager with its nodes and the explorer.
 //! - `cargo xtask test` installs what is missing and runs every check and test.
 //! - `cargo xtask lighthouse` scores the explorer's page with Lighthouse.
+//! - `cargo xtask fuzz` runs the decoders' fuzz targets under libFuzzer.
 //!
 //! This file only parses the command line; the work lives in the modules.
 
 mod cmd;
+mod fuzz;
 mod install;
 mod lighthouse;
 mod test;
@@ -41,6 +43,9 @@ enum Command {
     /// Build in release, start a manager with three nodes and score the
     /// explorer with Lighthouse (desktop); prints the scores as JSON
     Lighthouse(lighthouse::Args),
+    /// Fuzz every decoder of peer frames, blocks, events and chains with
+    /// cargo-fuzz (nightly); prints one JSON line per target
+    Fuzz(fuzz::Args),
 }
 
 fn main() -> ExitCode {
@@ -50,6 +55,7 @@ fn main() -> ExitCode {
         Command::Build => up::build_release(),
         Command::Test => test::run(),
         Command::Lighthouse(args) => lighthouse::run(&args),
+        Command::Fuzz(args) => fuzz::run(&args),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
