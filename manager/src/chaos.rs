@@ -25,9 +25,7 @@
 //! node's store itself.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -40,6 +38,8 @@ use serde_json::{Value, json};
 use shared::BlockHash;
 use shared::api::{ChainBody, NodeState, NodeSummary, NodesBody, StatusBody};
 use shared::events::{Event, EventKind};
+
+use crate::own_manager::OwnManager;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -101,90 +101,70 @@ pub enum ChaosError {
     Manager(String),
 }
 
-/// The manager this run started; stopped (and its nodes with it) on drop.
-struct OwnManager {
-    child: Child,
-    _data: tempfile::TempDir,
-}
-
-impl Drop for OwnManager {
-    fn drop(&mut self) {
-        // SIGTERM lets it stop its nodes; they die with it regardless.
-        // SAFETY: the pid is our own child's.
-        unsafe {
-            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
-        }
-        for _ in 0..100 {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts this program as a manager of `nodes` lab nodes on free ports;
-/// returns it and its URL once its network is ready.
-fn start_manager(options: &ChaosOptions, token: &str) -> Result<(OwnManager, String), ChaosError> {
-    let start = |e: &dyn std::fmt::Display| ChaosError::Start(e.to_string());
-    let data = tempfile::tempdir().map_err(|e| start(&e))?;
-    let program = std::env::current_exe().map_err(|e| start(&e))?;
-    let log = std::fs::File::create(data.path().join("manager.log")).map_err(|e| start(&e))?;
-    let mut command = Command::new(program);
-    command
-        .args(["-p", "0", "--node-port", "0", "--chain", "lab"])
-        .arg("--block-interval-ms")
-        .arg(options.block_interval_ms.to_string())
-        .arg("-a")
-        .arg(options.nodes.to_string())
-        .args(["--ban-secs", &BAN_SECS.to_string(), "--token", token])
-        .arg("--data-dir")
-        .arg(data.path().join("nodes"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(log);
+/// Starts this program as a manager of `nodes` lab nodes on free ports,
+/// its data in a fresh temporary directory (removed after the run).
+fn start_manager(
+    options: &ChaosOptions,
+    token: &str,
+) -> Result<(OwnManager, tempfile::TempDir), ChaosError> {
+    let data = tempfile::tempdir().map_err(|e| ChaosError::Start(e.to_string()))?;
+    let mut args: Vec<String> = [
+        "--chain",
+        "lab",
+        "--block-interval-ms",
+        &options.block_interval_ms.to_string(),
+        "-a",
+        &options.nodes.to_string(),
+        "--ban-secs",
+        &BAN_SECS.to_string(),
+        "--token",
+        token,
+    ]
+    .map(String::from)
+    .to_vec();
     if let Some(bin) = &options.node_bin {
-        command.arg("--node-bin").arg(bin);
+        args.extend(["--node-bin".into(), bin.display().to_string()]);
     }
-    let mut child = command.spawn().map_err(|e| start(&e))?;
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut own = OwnManager { child, _data: data };
-    let mut url = None;
-    // Bounded: the manager says a few lines before it is ready.
-    for line in BufReader::new(stdout).lines().take(1_000) {
-        let line = line.map_err(|e| start(&e))?;
-        if let Some(rest) = line.strip_prefix("manager listening on ") {
-            url = Some(rest.trim().trim_end_matches('/').to_owned());
-        }
-        if line.starts_with("network ready: ") {
-            return url
-                .map(|url| (own, url))
-                .ok_or_else(|| ChaosError::Start("ready before listening".into()));
-        }
-    }
-    let _ = own.child.kill();
-    Err(ChaosError::Start(
-        "the manager ended before its network was ready (see its log)".into(),
-    ))
+    let own =
+        OwnManager::start(&args, data.path()).map_err(|e| ChaosError::Start(e.to_string()))?;
+    Ok((own, data))
 }
 
 /// The run's HTTP side: every answer is counted, and each 5xx kept.
-struct Http {
-    client: reqwest::Client,
-    manager: String,
-    token: String,
-    requests: u64,
-    unanswered: u64,
-    server_errors: Vec<String>,
+pub(crate) struct Http {
+    pub(crate) client: reqwest::Client,
+    pub(crate) manager: String,
+    pub(crate) token: String,
+    pub(crate) requests: u64,
+    pub(crate) unanswered: u64,
+    pub(crate) server_errors: Vec<String>,
     /// Addresses of the nodes the run killed.
-    killed_addresses: HashSet<String>,
-    killed_node_answers: Vec<String>,
+    pub(crate) killed_addresses: HashSet<String>,
+    pub(crate) killed_node_answers: Vec<String>,
 }
 
 impl Http {
-    async fn send(&mut self, request: reqwest::RequestBuilder, what: &str) -> Option<(u16, Value)> {
+    /// A client for the manager at `manager`, sending `token`.
+    pub(crate) fn new(manager: &str, token: &str) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()?,
+            manager: manager.to_owned(),
+            token: token.to_owned(),
+            requests: 0,
+            unanswered: 0,
+            server_errors: Vec::new(),
+            killed_addresses: HashSet::new(),
+            killed_node_answers: Vec::new(),
+        })
+    }
+
+    pub(crate) async fn send(
+        &mut self,
+        request: reqwest::RequestBuilder,
+        what: &str,
+    ) -> Option<(u16, Value)> {
         self.requests += 1;
         let Ok(response) = request.bearer_auth(&self.token).send().await else {
             self.unanswered += 1;
@@ -207,12 +187,12 @@ impl Http {
         Some((status, body))
     }
 
-    async fn manager_get(&mut self, path: &str) -> Option<(u16, Value)> {
+    pub(crate) async fn manager_get(&mut self, path: &str) -> Option<(u16, Value)> {
         let request = self.client.get(format!("{}{path}", self.manager));
         self.send(request, &format!("GET {path}")).await
     }
 
-    async fn manager_post(&mut self, path: &str, body: Value) -> Option<(u16, Value)> {
+    pub(crate) async fn manager_post(&mut self, path: &str, body: Value) -> Option<(u16, Value)> {
         let request = self
             .client
             .post(format!("{}{path}", self.manager))
@@ -220,12 +200,12 @@ impl Http {
         self.send(request, &format!("POST {path} {body}")).await
     }
 
-    async fn node_get(&mut self, address: &str, path: &str) -> Option<(u16, Value)> {
+    pub(crate) async fn node_get(&mut self, address: &str, path: &str) -> Option<(u16, Value)> {
         let request = self.client.get(format!("http://{address}{path}"));
         self.send(request, &format!("GET {address}{path}")).await
     }
 
-    async fn nodes(&mut self) -> Result<Vec<NodeSummary>, ChaosError> {
+    pub(crate) async fn nodes(&mut self) -> Result<Vec<NodeSummary>, ChaosError> {
         let (_, body) = self
             .manager_get("/nodes")
             .await
@@ -238,9 +218,9 @@ impl Http {
 
 /// Blocks each node acknowledged (`block_mined`), by node id, from the
 /// manager's event stream.
-type Acknowledged = Arc<Mutex<HashMap<String, Vec<BlockHash>>>>;
+pub(crate) type Acknowledged = Arc<Mutex<HashMap<String, Vec<BlockHash>>>>;
 
-async fn follow_mined(url: String, acknowledged: Acknowledged) {
+pub(crate) async fn follow_mined(url: String, acknowledged: Acknowledged) {
     let Ok((mut stream, _)) = tokio_tungstenite::connect_async(url).await else {
         return;
     };
@@ -288,27 +268,16 @@ pub async fn run(
     progress: impl Fn(&str),
 ) -> Result<ChaosReport, ChaosError> {
     let token = node::token::random_hex_id();
-    let (own, url) = {
+    let (own, _data) = {
         let options = options.clone();
         let token = token.clone();
         tokio::task::spawn_blocking(move || start_manager(&options, &token))
             .await
             .map_err(|e| ChaosError::Start(e.to_string()))??
     };
+    let url = own.url.clone();
     progress(&format!("manager at {url}, {} nodes", options.nodes));
-    let mut http = Http {
-        client: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| ChaosError::Start(e.to_string()))?,
-        manager: url.clone(),
-        token: token.clone(),
-        requests: 0,
-        unanswered: 0,
-        server_errors: Vec::new(),
-        killed_addresses: HashSet::new(),
-        killed_node_answers: Vec::new(),
-    };
+    let mut http = Http::new(&url, &token).map_err(|e| ChaosError::Start(e.to_string()))?;
     let acknowledged = Acknowledged::default();
     let events = format!(
         "{}/events?access_token={token}",
@@ -380,29 +349,10 @@ pub async fn run(
         restart(&mut http, &id, &acknowledged, &mut report).await;
     }
     http.manager_get("/stop/mining").await;
-    let mut nodes = Vec::new();
-    let mut tie_broken = Instant::now();
-    // Bounded by the 30 s.
-    while healed.elapsed() < CONVERGE_WITHIN {
-        nodes = http.nodes().await?;
-        match look(&mut http, &nodes).await {
-            Look::OneTip(height) => {
-                report.converged_after_ms = Some(healed.elapsed().as_millis() as u64);
-                report.final_height = Some(height);
-                break;
-            }
-            // Equal work on two tips: first seen wins on each node, so no
-            // node gives up its own; one more block settles it (as the
-            // scenarios do).
-            Look::Tie(address) if tie_broken.elapsed() >= TIE_AFTER => {
-                tie_broken = Instant::now();
-                let request = http.client.post(format!("http://{address}/mine"));
-                http.send(request, "POST /mine to break a tie").await;
-                chaos.did("tie_broken");
-            }
-            Look::Tie(_) | Look::Apart => {}
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+    let (nodes, agreed) = converge(&mut http, healed, &mut chaos.actions).await?;
+    if let Some(height) = agreed {
+        report.converged_after_ms = Some(healed.elapsed().as_millis() as u64);
+        report.final_height = Some(height);
     }
     validate_chains(&mut http, &nodes, &chaos, &mut report).await;
     for node in nodes.iter().filter(|n| n.state == NodeState::Running) {
@@ -596,30 +546,9 @@ async fn validate_chains(
         if chaos.killed.contains(&node.id) {
             continue;
         }
-        let Some((200, status)) = http.node_get(&node.address, "/status").await else {
+        let Some(checked) = validate_best_chain(http, node).await else {
             continue;
         };
-        let Ok(status) = serde_json::from_value::<StatusBody>(status) else {
-            continue;
-        };
-        let Some((200, chain)) = http.node_get(&node.address, "/chain").await else {
-            continue;
-        };
-        let Ok(chain) = serde_json::from_value::<ChainBody>(chain) else {
-            report
-                .invalid_best_chains
-                .push(format!("{}: /chain did not parse", short(&node.id)));
-            continue;
-        };
-        let checked = tokio::task::spawn_blocking(move || {
-            let params =
-                shared::lab::chain_params(&status.chain, status.lab).map_err(|e| e.to_string())?;
-            shared::validate_chain(&params, &chain.chain, node::clock::now_ms())
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        })
-        .await
-        .unwrap_or_else(|e| Err(e.to_string()));
         report.chains_validated += 1;
         if let Err(error) = checked {
             report
@@ -627,6 +556,66 @@ async fn validate_chains(
                 .push(format!("{}: {error}", short(&node.id)));
         }
     }
+}
+
+/// `node`'s best chain (`/chain`) validated by `shared`'s rules for the
+/// chain it says it is on (`/status`): why not, if it is invalid; `None`
+/// if the node did not answer.
+pub(crate) async fn validate_best_chain(
+    http: &mut Http,
+    node: &NodeSummary,
+) -> Option<Result<(), String>> {
+    let Some((200, status)) = http.node_get(&node.address, "/status").await else {
+        return None;
+    };
+    let status = serde_json::from_value::<StatusBody>(status).ok()?;
+    let Some((200, chain)) = http.node_get(&node.address, "/chain").await else {
+        return None;
+    };
+    let Ok(chain) = serde_json::from_value::<ChainBody>(chain) else {
+        return Some(Err("/chain did not parse".into()));
+    };
+    let checked = tokio::task::spawn_blocking(move || {
+        let params =
+            shared::lab::chain_params(&status.chain, status.lab).map_err(|e| e.to_string())?;
+        shared::validate_chain(&params, &chain.chain, node::clock::now_ms())
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .unwrap_or_else(|e| Err(e.to_string()));
+    Some(checked)
+}
+
+/// Waits until every running node is on one tip, the one with the most
+/// work, at most [`CONVERGE_WITHIN`] after `since`: the nodes last seen,
+/// and the tip's height if they agreed. Tips of equal work get one more
+/// block after [`TIE_AFTER`] (first seen wins on each node, so no node gives
+/// up its own; the scenarios settle ties the same way), counted in
+/// `actions` as `tie_broken`.
+pub(crate) async fn converge(
+    http: &mut Http,
+    since: Instant,
+    actions: &mut BTreeMap<String, u64>,
+) -> Result<(Vec<NodeSummary>, Option<u64>), ChaosError> {
+    let mut nodes = Vec::new();
+    let mut tie_broken = Instant::now();
+    // Bounded by the 30 s.
+    while since.elapsed() < CONVERGE_WITHIN {
+        nodes = http.nodes().await?;
+        match look(http, &nodes).await {
+            Look::OneTip(height) => return Ok((nodes, Some(height))),
+            Look::Tie(address) if tie_broken.elapsed() >= TIE_AFTER => {
+                tie_broken = Instant::now();
+                let request = http.client.post(format!("http://{address}/mine"));
+                http.send(request, "POST /mine to break a tie").await;
+                *actions.entry("tie_broken".into()).or_default() += 1;
+            }
+            Look::Tie(_) | Look::Apart => {}
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    Ok((nodes, None))
 }
 
 /// Where the running nodes are.

@@ -49,6 +49,10 @@
 //!   own, and the report (`manager scenario FILE`).
 //! - [`chaos`]: `manager chaos`, a seeded chaos run on a manager of its own,
 //!   with the invariants checked throughout and a JSON report.
+//! - [`crash_campaign`]: `manager crash`, the manager (and so every node)
+//!   killed with SIGKILL again and again and restarted on the same data,
+//!   with what must survive checked after each restart; a JSON report.
+//! - [`own_manager`]: a manager such a campaign starts as its child.
 //!
 //! [`run`] ties them together: resolve the host, bind, announce, launch the
 //! nodes, serve until Ctrl-C, SIGTERM or `/shutdown/all`, and stop every
@@ -63,17 +67,20 @@ pub mod auth;
 pub mod chaos;
 pub mod client;
 pub mod config;
+pub mod crash_campaign;
 pub mod discovery;
 pub mod error;
 pub mod events;
 pub mod hashpower;
 pub mod hub;
 pub mod lab_api;
+pub mod lab_record;
 pub mod lifecycle;
 pub mod links;
 pub mod metrics;
 pub mod mining;
 pub mod network;
+pub mod own_manager;
 pub mod partition;
 pub mod poll;
 pub mod process;
@@ -90,6 +97,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use shared::Preset;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -112,6 +120,8 @@ pub enum RunError {
     NoNodes(u16),
     #[error(transparent)]
     StartPlan(#[from] hashpower::StartPlanError),
+    #[error(transparent)]
+    LabRecord(#[from] lab_record::LabRecordError),
 }
 
 /// Logs to stderr with readable local timestamps; `RUST_LOG` overrides the
@@ -141,12 +151,25 @@ pub async fn run(mut config: Config) -> Result<(), RunError> {
     let host = config::resolve_host(&config.host).await?;
     // Before any node hashes, so that they do not share the cores with it.
     config.capacity = hashpower::measure_and_log().await;
+    let recorded = if config.chain == Preset::Lab {
+        lab_record::read(&config.data_dir)?
+    } else {
+        None
+    };
+    let total = lab_record::total_to_use(
+        &config.data_dir,
+        recorded,
+        config.block_interval_ms,
+        config.total_hashrate,
+    )?;
     config.start_plan = hashpower::start_plan(
         config.chain,
         config.block_interval_ms,
-        config.total_hashrate,
+        total,
         config.nodes,
-        config.capacity,
+        // A recorded total is this data directory's chain: kept even if
+        // the machine measures slower today.
+        config.capacity.filter(|_| recorded.is_none()),
     )?;
     if let Some(lab) = config.start_plan.lab {
         // Every node would refuse parameters that make no target: say so
@@ -157,6 +180,14 @@ pub async fn run(mut config: Config) -> Result<(), RunError> {
         .await;
         if let Ok(Err(err)) = checked {
             return Err(hashpower::StartPlanError::from(err).into());
+        }
+        if recorded.is_some() {
+            tracing::info!(
+                "the lab chain recorded in {}",
+                config.data_dir.join("lab-chain.json").display()
+            );
+        } else {
+            lab_record::write(&config.data_dir, &lab)?;
         }
         tracing::info!(
             interval_ms = lab.block_interval_ms,

@@ -81,6 +81,27 @@ enum Command {
         #[arg(long)]
         node_bin: Option<PathBuf>,
     },
+    /// A crash campaign: kill -9 the manager (and with it every node) at random moments while the network mines, restart it on the same data each time, and check that no node was orphaned, every node came back, no acknowledged block was lost, every chain validates and the nodes agree again; JSON report on stdout, progress on stderr, exit 1 if a check failed
+    Crash {
+        #[arg(long, default_value_t = 10)]
+        kills: u32,
+        #[arg(long, default_value_t = 3)]
+        nodes: u16,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Shortest mining before a kill
+        #[arg(long, value_name = "MS", default_value_t = 500)]
+        min_run_ms: u64,
+        /// Longest mining before a kill
+        #[arg(long, value_name = "MS", default_value_t = 3000)]
+        max_run_ms: u64,
+        /// The lab chain's mean block interval
+        #[arg(long, value_name = "MS", default_value_t = 200)]
+        block_interval_ms: u64,
+        /// The node executable [default: `node` next to this executable]
+        #[arg(long)]
+        node_bin: Option<PathBuf>,
+    },
     /// Run a scenario file headless on a network of its own; JSON report and a table on stdout, progress on stderr
     Scenario {
         /// The scenario's TOML file (see manager/scenarios/)
@@ -124,6 +145,36 @@ async fn main() -> anyhow::Result<()> {
                 node_bin,
             };
             let report = manager::chaos::run(&options, |line| eprintln!("chaos: {line}")).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            if !report.held {
+                std::process::exit(1);
+            }
+            return Ok(());
+        }
+        Some(Command::Crash {
+            kills,
+            nodes,
+            seed,
+            min_run_ms,
+            max_run_ms,
+            block_interval_ms,
+            node_bin,
+        }) => {
+            anyhow::ensure!(
+                min_run_ms <= max_run_ms,
+                "--min-run-ms is over --max-run-ms"
+            );
+            let options = manager::crash_campaign::CrashOptions {
+                kills,
+                nodes,
+                seed,
+                min_run: std::time::Duration::from_millis(min_run_ms),
+                max_run: std::time::Duration::from_millis(max_run_ms),
+                block_interval_ms,
+                node_bin,
+            };
+            let report =
+                manager::crash_campaign::run(&options, |line| eprintln!("crash: {line}")).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             if !report.held {
                 std::process::exit(1);

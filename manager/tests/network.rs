@@ -6,7 +6,8 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{ManagerProcess, get_from_node, port_free, port_of, process_alive, wait_until};
+use common::{ManagerProcess, get_from_node, port_free, port_of, wait_until};
+use manager::own_manager::process_alive;
 use node::testing::TestNode;
 use shared::api::{
     AttachRequest, ChainBody, MessageBody, MinedBody, NodeIdBody, NodeState, NodeSummary,

@@ -116,6 +116,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 
     let data_dir = config.data_dir_for(local.port());
     let store = Store::open(&data_dir)?;
+    store.claim_for_chain(&params, &data_dir)?;
     let id = match store.get_meta(NODE_ID_KEY)? {
         Some(id) => id,
         None => {

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use redb::{Database, Durability, ReadableTable, TableDefinition, WriteTransaction};
-use shared::{Block, BlockHash};
+use shared::{Block, BlockHash, ChainParams};
 
 /// A durable commit that takes this long is worth a warning.
 const SLOW_COMMIT: std::time::Duration = std::time::Duration::from_millis(500);
@@ -15,6 +15,8 @@ const SLOW_COMMIT: std::time::Duration = std::time::Duration::from_millis(500);
 const BLOCKS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("blocks");
 /// Small named values: the node id, the peer list (JSON).
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
+/// The meta key naming the chain a store holds (see [`Store::claim_for_chain`]).
+const CHAIN_KEY: &str = "chain";
 
 /// What can go wrong with the database; a redb failure keeps redb's own
 /// error as the source.
@@ -38,6 +40,16 @@ pub enum StoreError {
     Corrupt {
         hash: BlockHash,
         source: shared::DecodeError,
+    },
+    #[error(
+        "the store at {path} holds another chain ({stored}), not {ours}: wrong --data-dir for \
+         this chain? Start the node with the parameters that made the store, or give it another \
+         --data-dir"
+    )]
+    OtherChain {
+        path: String,
+        stored: String,
+        ours: String,
     },
 }
 
@@ -129,6 +141,25 @@ impl Store {
             blocks.push(block);
         }
         Ok(blocks)
+    }
+
+    /// Makes sure this store holds `params`'s chain: a new store is marked
+    /// with it (name and consensus digest), and a store marked with another
+    /// is refused, as Bitcoin Core refuses a data directory whose genesis
+    /// is not its network's ("Wrong datadir for network?"). Otherwise a
+    /// node on other parameters would mix two chains' blocks and quietly
+    /// start again from genesis.
+    pub fn claim_for_chain(&self, params: &ChainParams, path: &Path) -> Result<(), StoreError> {
+        let ours = format!("{} {}", params.name, hex::encode(params.digest()));
+        match self.get_meta(CHAIN_KEY)? {
+            None => self.set_meta(CHAIN_KEY, &ours),
+            Some(stored) if stored == ours => Ok(()),
+            Some(stored) => Err(StoreError::OtherChain {
+                path: path.display().to_string(),
+                stored,
+                ours,
+            }),
+        }
     }
 
     pub fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {

@@ -53,3 +53,62 @@ async fn kill_9_keeps_every_acknowledged_block() {
     let hashes: Vec<_> = chain.chain.iter().skip(1).map(|b| b.hash).collect();
     assert_eq!(hashes, acknowledged);
 }
+
+/// A store remembers its chain: a node on other consensus parameters
+/// refuses it, says why, and leaves it as it was for the node it belongs to
+/// (Bitcoin Core's "Wrong datadir for network?").
+#[tokio::test]
+async fn a_node_on_another_chain_refuses_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut node = TestNode::start_in(dir.path(), &[]);
+    node.mine().await;
+    let chain: ChainBody = node.get("/chain").await;
+    assert_eq!(node.post("/shutdown").await.status(), 200);
+    assert!(node.wait_exit().success());
+
+    for other in [
+        &["--chain", "default"][..],
+        &[
+            "--chain",
+            "lab",
+            "--block-interval-ms",
+            "1000",
+            "--network-hashrate",
+            "1000",
+        ],
+    ] {
+        let mut refused = std::process::Command::new(node::testing::node_program())
+            .args(["-p", "0", "--data-dir"])
+            .arg(dir.path())
+            .args(other)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Bounded: a node that took the store would run until killed.
+        let mut status = None;
+        for _ in 0..600 {
+            status = refused.try_wait().unwrap();
+            if status.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let Some(status) = status else {
+            refused.kill().unwrap();
+            panic!("a node on {other:?} took a regtest store");
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut refused.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert!(!status.success(), "{other:?}");
+        assert!(
+            stderr.contains("holds another chain (regtest"),
+            "{other:?}: {stderr}"
+        );
+    }
+
+    let again = TestNode::start_in(dir.path(), &[]);
+    let after: ChainBody = again.get("/chain").await;
+    assert_eq!(after, chain);
+}

@@ -297,19 +297,6 @@ async fn decode<T: DeserializeOwned>(response: reqwest::Response, what: &str) ->
     (status, body)
 }
 
-/// Whether the process exists and is not a zombie.
-pub fn process_alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state follows the command name in parentheses.
-        Ok(stat) => stat
-            .rsplit(')')
-            .next()
-            .and_then(|rest| rest.split_whitespace().next())
-            .is_some_and(|state| state != "Z" && state != "X"),
-        Err(_) => false,
-    }
-}
-
 /// The port of a `host:port` the manager or a node announced; a test that
 /// got something else has found a bug.
 pub fn port_of(address: &str) -> u16 {
