@@ -39,7 +39,7 @@ use shared::BlockHash;
 use shared::api::{ChainBody, NodeState, NodeSummary, NodesBody, StatusBody};
 use shared::events::{Event, EventKind};
 
-use crate::own_manager::OwnManager;
+use crate::own_manager::{self, OwnManager};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -108,23 +108,13 @@ fn start_manager(
     token: &str,
 ) -> Result<(OwnManager, tempfile::TempDir), ChaosError> {
     let data = tempfile::tempdir().map_err(|e| ChaosError::Start(e.to_string()))?;
-    let mut args: Vec<String> = [
-        "--chain",
-        "lab",
-        "--block-interval-ms",
-        &options.block_interval_ms.to_string(),
-        "-a",
-        &options.nodes.to_string(),
-        "--ban-secs",
-        &BAN_SECS.to_string(),
-        "--token",
+    let mut args = own_manager::lab_args(
+        options.nodes,
+        options.block_interval_ms,
         token,
-    ]
-    .map(String::from)
-    .to_vec();
-    if let Some(bin) = &options.node_bin {
-        args.extend(["--node-bin".into(), bin.display().to_string()]);
-    }
+        options.node_bin.as_deref(),
+    );
+    args.extend(["--ban-secs".into(), BAN_SECS.to_string()]);
     let own =
         OwnManager::start(&args, data.path()).map_err(|e| ChaosError::Start(e.to_string()))?;
     Ok((own, data))

@@ -28,7 +28,7 @@ use serde::Serialize;
 use shared::api::NodeState;
 
 use crate::chaos::{Acknowledged, ChaosError, Http, converge, follow_mined, validate_best_chain};
-use crate::own_manager::{OwnManager, process_alive};
+use crate::own_manager::{self, OwnManager, process_alive};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -104,21 +104,12 @@ pub async fn run(
 ) -> Result<CrashReport, ChaosError> {
     let data = tempfile::tempdir().map_err(|e| ChaosError::Start(e.to_string()))?;
     let token = node::token::random_hex_id();
-    let mut args: Vec<String> = [
-        "--chain",
-        "lab",
-        "--block-interval-ms",
-        &options.block_interval_ms.to_string(),
-        "-a",
-        &options.nodes.to_string(),
-        "--token",
+    let args = own_manager::lab_args(
+        options.nodes,
+        options.block_interval_ms,
         &token,
-    ]
-    .map(String::from)
-    .to_vec();
-    if let Some(bin) = &options.node_bin {
-        args.extend(["--node-bin".into(), bin.display().to_string()]);
-    }
+        options.node_bin.as_deref(),
+    );
     let start = |args: Vec<String>, dir: PathBuf| async move {
         tokio::task::spawn_blocking(move || OwnManager::start(&args, &dir))
             .await

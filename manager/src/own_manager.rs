@@ -96,6 +96,31 @@ impl Drop for OwnManager {
     }
 }
 
+/// The arguments of a manager of `nodes` nodes on the lab chain (a block
+/// every `block_interval_ms`) that needs `token`, with `node_bin` as the
+/// node executable if given.
+pub fn lab_args(
+    nodes: u16,
+    block_interval_ms: u64,
+    token: &str,
+    node_bin: Option<&Path>,
+) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "--chain".into(),
+        "lab".into(),
+        "--block-interval-ms".into(),
+        block_interval_ms.to_string(),
+        "-a".into(),
+        nodes.to_string(),
+        "--token".into(),
+        token.into(),
+    ];
+    if let Some(bin) = node_bin {
+        args.extend(["--node-bin".into(), bin.display().to_string()]);
+    }
+    args
+}
+
 /// Whether process `pid` exists and is not a zombie (a node whose
 /// manager died is reaped by whoever adopts it, not at once).
 pub fn process_alive(pid: u32) -> bool {
