@@ -39,7 +39,7 @@ use shared::BlockHash;
 use shared::api::{ChainBody, NodeState, NodeSummary, NodesBody, StatusBody};
 use shared::events::{Event, EventKind};
 
-use crate::own_manager::{self, OwnManager};
+use crate::own_manager::{self, CampaignError, OwnManager};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -93,21 +93,13 @@ pub struct ChaosReport {
     pub held: bool,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ChaosError {
-    #[error("cannot start the manager: {0}")]
-    Start(String),
-    #[error("the manager stopped answering: {0}")]
-    Manager(String),
-}
-
 /// Starts this program as a manager of `nodes` lab nodes on free ports,
 /// its data in a fresh temporary directory (removed after the run).
 fn start_manager(
     options: &ChaosOptions,
     token: &str,
-) -> Result<(OwnManager, tempfile::TempDir), ChaosError> {
-    let data = tempfile::tempdir().map_err(|e| ChaosError::Start(e.to_string()))?;
+) -> Result<(OwnManager, tempfile::TempDir), CampaignError> {
+    let data = tempfile::tempdir().map_err(|e| CampaignError::Start(e.to_string()))?;
     let mut args = own_manager::lab_args(
         options.nodes,
         options.block_interval_ms,
@@ -116,7 +108,7 @@ fn start_manager(
     );
     args.extend(["--ban-secs".into(), BAN_SECS.to_string()]);
     let own =
-        OwnManager::start(&args, data.path()).map_err(|e| ChaosError::Start(e.to_string()))?;
+        OwnManager::start(&args, data.path()).map_err(|e| CampaignError::Start(e.to_string()))?;
     Ok((own, data))
 }
 
@@ -195,13 +187,13 @@ impl Http {
         self.send(request, &format!("GET {address}{path}")).await
     }
 
-    pub(crate) async fn nodes(&mut self) -> Result<Vec<NodeSummary>, ChaosError> {
+    pub(crate) async fn nodes(&mut self) -> Result<Vec<NodeSummary>, CampaignError> {
         let (_, body) = self
             .manager_get("/nodes")
             .await
-            .ok_or_else(|| ChaosError::Manager("GET /nodes".into()))?;
+            .ok_or_else(|| CampaignError::Manager("GET /nodes".into()))?;
         let nodes: NodesBody =
-            serde_json::from_value(body).map_err(|e| ChaosError::Manager(e.to_string()))?;
+            serde_json::from_value(body).map_err(|e| CampaignError::Manager(e.to_string()))?;
         Ok(nodes.nodes)
     }
 }
@@ -256,18 +248,18 @@ impl Chaos {
 pub async fn run(
     options: &ChaosOptions,
     progress: impl Fn(&str),
-) -> Result<ChaosReport, ChaosError> {
+) -> Result<ChaosReport, CampaignError> {
     let token = node::token::random_hex_id();
     let (own, _data) = {
         let options = options.clone();
         let token = token.clone();
         tokio::task::spawn_blocking(move || start_manager(&options, &token))
             .await
-            .map_err(|e| ChaosError::Start(e.to_string()))??
+            .map_err(|e| CampaignError::Start(e.to_string()))??
     };
     let url = own.url.clone();
     progress(&format!("manager at {url}, {} nodes", options.nodes));
-    let mut http = Http::new(&url, &token).map_err(|e| ChaosError::Start(e.to_string()))?;
+    let mut http = Http::new(&url, &token).map_err(|e| CampaignError::Start(e.to_string()))?;
     let acknowledged = Acknowledged::default();
     let events = format!(
         "{}/events?access_token={token}",
@@ -587,7 +579,7 @@ pub(crate) async fn converge(
     http: &mut Http,
     since: Instant,
     actions: &mut BTreeMap<String, u64>,
-) -> Result<(Vec<NodeSummary>, Option<u64>), ChaosError> {
+) -> Result<(Vec<NodeSummary>, Option<u64>), CampaignError> {
     let mut nodes = Vec::new();
     let mut tie_broken = Instant::now();
     // Bounded by the 30 s.

@@ -27,8 +27,8 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use shared::api::NodeState;
 
-use crate::chaos::{Acknowledged, ChaosError, Http, converge, follow_mined, validate_best_chain};
-use crate::own_manager::{self, OwnManager, process_alive};
+use crate::chaos::{Acknowledged, Http, converge, follow_mined, validate_best_chain};
+use crate::own_manager::{self, CampaignError, OwnManager, process_alive};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -101,8 +101,8 @@ pub struct CrashReport {
 pub async fn run(
     options: &CrashOptions,
     progress: impl Fn(&str),
-) -> Result<CrashReport, ChaosError> {
-    let data = tempfile::tempdir().map_err(|e| ChaosError::Start(e.to_string()))?;
+) -> Result<CrashReport, CampaignError> {
+    let data = tempfile::tempdir().map_err(|e| CampaignError::Start(e.to_string()))?;
     let token = node::token::random_hex_id();
     let args = own_manager::lab_args(
         options.nodes,
@@ -113,8 +113,8 @@ pub async fn run(
     let start = |args: Vec<String>, dir: PathBuf| async move {
         tokio::task::spawn_blocking(move || OwnManager::start(&args, &dir))
             .await
-            .map_err(|e| ChaosError::Start(e.to_string()))?
-            .map_err(|e| ChaosError::Start(e.to_string()))
+            .map_err(|e| CampaignError::Start(e.to_string()))?
+            .map_err(|e| CampaignError::Start(e.to_string()))
     };
 
     let mut rng = StdRng::seed_from_u64(options.seed);
@@ -128,7 +128,8 @@ pub async fn run(
         let started = Instant::now();
         let mut own = start(args.clone(), data.path().to_owned()).await?;
         let restart_ms = started.elapsed().as_millis() as u64;
-        let mut http = Http::new(&own.url, &token).map_err(|e| ChaosError::Start(e.to_string()))?;
+        let mut http =
+            Http::new(&own.url, &token).map_err(|e| CampaignError::Start(e.to_string()))?;
         let nodes = http.nodes().await?;
         let ready = Instant::now();
 

@@ -8,13 +8,25 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// How long a manager may take to say "network ready".
+const READY_WITHIN: Duration = Duration::from_secs(120);
+
+/// Why a campaign (chaos, crash) could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum CampaignError {
+    #[error("cannot start the manager: {0}")]
+    Start(String),
+    #[error("the manager stopped answering: {0}")]
+    Manager(String),
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot start the manager: {0}")]
     Spawn(#[from] std::io::Error),
-    #[error("the manager ended before its network was ready (see {0})")]
+    #[error("the manager did not get its network ready (see {0})")]
     NotReady(PathBuf),
 }
 
@@ -46,10 +58,23 @@ impl OwnManager {
             .stderr(log)
             .spawn()?;
         let stdout = child.stdout.take().expect("piped stdout");
+        // Read on a thread of its own, so that a manager that never gets
+        // ready (nor exits) is given up on at READY_WITHIN.
+        let (lines, announced) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // Bounded: the manager says a few lines before it is ready.
+            for line in BufReader::new(stdout).lines().take(1_000) {
+                let Ok(line) = line else { break };
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + READY_WITHIN;
         let mut url = None;
-        // Bounded: the manager says a few lines before it is ready.
-        for line in BufReader::new(stdout).lines().take(1_000) {
-            let Ok(line) = line else { break };
+        while let Ok(line) =
+            announced.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
             if let Some(rest) = line.strip_prefix("manager listening on ") {
                 url = Some(rest.trim().trim_end_matches('/').to_owned());
             }
