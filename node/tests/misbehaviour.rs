@@ -624,3 +624,42 @@ async fn a_thousand_connections_are_refused_or_timed_out_and_the_node_serves_on(
     );
     assert_eq!(node.status().await.height, 0);
 }
+
+/// An idle network still at genesis sends the genesis header in every
+/// resync (a node's tip, announced), and genesis has no parent: a peer
+/// doing so, however often, connects to what the node has and is not
+/// banned for headers that "connect to nothing". (It was: an idle network
+/// at height 0 banned its own honest peers after ten resyncs.)
+#[tokio::test]
+async fn a_peer_repeating_the_genesis_header_stays_linked() {
+    let node = TestNode::start();
+    let mut socket = fake_peer(&node).await;
+    let genesis = Preset::Regtest.params().genesis.header;
+    let announce = encode(&Message::Headers {
+        headers: vec![genesis.into()],
+    });
+    for _ in 0..30 {
+        socket
+            .send(Ws::Binary(announce.clone().into()))
+            .await
+            .unwrap();
+    }
+    let ping = encode(&Message::Ping { nonce: 17 });
+    socket.send(Ws::Binary(ping.into())).await.unwrap();
+    // Bounded: the node answers a ping among at most a few resync messages.
+    let mut answered = false;
+    for _ in 0..100 {
+        match next_message(&mut socket).await {
+            Some(Message::Pong { nonce: 17 }) => {
+                answered = true;
+                break;
+            }
+            Some(Message::Reject { reason }) => panic!("the node refused the peer: {reason}"),
+            None => panic!("the node ended the link"),
+            Some(_) => {}
+        }
+    }
+    assert!(answered, "no pong");
+    let link = peers(&node).await.into_iter().find(|l| l.address == LIAR);
+    assert_eq!(link.map(|l| l.state), Some(LinkState::Connected));
+}

@@ -289,6 +289,8 @@ pub fn resync_with(node: &Arc<Node>, peer: &str) {
         let tree = node.tree();
         tree.block(&tree.best_hash()).map(|b| b.header)
     };
+    // Every peer has genesis: at height 0 there is nothing to announce.
+    let tip = tip.filter(|h| h.index > 0);
     if let Some(header) = tip.filter(|h| !node.strategist.is_withheld(&h.block_hash())) {
         node.links.send(
             peer,
@@ -449,7 +451,10 @@ fn on_headers(
     // that arrives meanwhile cannot make us ask twice.
     let outcome = {
         let mut tree = node.tree();
-        if tree.knows(&first.previous_hash) {
+        // A batch that starts with a header we have connects too: genesis
+        // has no parent, and an idle network at height 0 announces it in
+        // every resync.
+        if tree.knows(&first.previous_hash) || tree.knows(&first.block_hash()) {
             Some(tree.insert_headers(&headers, now_ms()))
         } else {
             None
