@@ -452,8 +452,8 @@ fn on_headers(
     let outcome = {
         let mut tree = node.tree();
         // A batch that starts with a header we have connects too: genesis
-        // has no parent, and an idle network at height 0 announces it in
-        // every resync.
+        // has no parent, and a peer still at height 0 may announce it (an
+        // older node does, in every resync).
         if tree.knows(&first.previous_hash) || tree.knows(&first.block_hash()) {
             Some(tree.insert_headers(&headers, now_ms()))
         } else {
