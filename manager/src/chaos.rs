@@ -202,6 +202,16 @@ impl Http {
 /// manager's event stream.
 pub(crate) type Acknowledged = Arc<Mutex<HashMap<String, Vec<BlockHash>>>>;
 
+/// How many blocks were acknowledged, on all nodes together.
+pub(crate) fn acknowledged_count(acknowledged: &Acknowledged) -> usize {
+    acknowledged
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .values()
+        .map(Vec::len)
+        .sum()
+}
+
 pub(crate) async fn follow_mined(url: String, acknowledged: Acknowledged) {
     let Ok((mut stream, _)) = tokio_tungstenite::connect_async(url).await else {
         return;
@@ -344,12 +354,7 @@ pub async fn run(
     drop(own);
 
     report.actions = chaos.actions;
-    report.blocks_mined = acknowledged
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .values()
-        .map(|blocks| blocks.len() as u64)
-        .sum();
+    report.blocks_mined = acknowledged_count(&acknowledged) as u64;
     report.requests = http.requests;
     report.unanswered = http.unanswered;
     report.server_errors = http.server_errors;
@@ -474,7 +479,8 @@ async fn act(
     }
 }
 
-fn short(id: &str) -> &str {
+/// A node id as the reports show it: its first 8 characters.
+pub(crate) fn short(id: &str) -> &str {
     &id[..id.len().min(8)]
 }
 

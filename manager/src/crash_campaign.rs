@@ -27,7 +27,9 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use shared::api::NodeState;
 
-use crate::chaos::{Acknowledged, Http, converge, follow_mined, validate_best_chain};
+use crate::chaos::{
+    Acknowledged, Http, acknowledged_count, converge, follow_mined, short, validate_best_chain,
+};
 use crate::own_manager::{self, CampaignError, OwnManager, process_alive};
 
 /// What to run.
@@ -170,7 +172,7 @@ pub async fn run(
                     Some((200, _)) => {}
                     answer => record.lost.push(format!(
                         "{hash} of {}: {:?}",
-                        &id[..id.len().min(8)],
+                        short(&id),
                         answer.map(|a| a.0)
                     )),
                 }
@@ -180,11 +182,10 @@ pub async fn run(
                     Some(Ok(())) => {}
                     Some(Err(error)) => record
                         .invalid_chains
-                        .push(format!("{}: {error}", &node.id[..node.id.len().min(8)])),
-                    None => record.invalid_chains.push(format!(
-                        "{}: did not answer",
-                        &node.id[..node.id.len().min(8)]
-                    )),
+                        .push(format!("{}: {error}", short(&node.id))),
+                    None => record
+                        .invalid_chains
+                        .push(format!("{}: did not answer", short(&node.id))),
                 }
             }
             let mut actions = BTreeMap::new();
@@ -272,13 +273,4 @@ pub async fn run(
         records,
     };
     Ok(report)
-}
-
-fn acknowledged_count(acknowledged: &Acknowledged) -> usize {
-    acknowledged
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .values()
-        .map(Vec::len)
-        .sum()
 }

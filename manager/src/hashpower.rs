@@ -62,8 +62,9 @@ pub fn measure_capacity(duration: Duration) -> Capacity {
 }
 
 /// The lab chain's fixed difficulty: `network_hashrate` attempts/s find a
-/// block every `block_interval_ms` on average.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// block every `block_interval_ms` on average. Serialized as the record a
+/// data directory keeps of it ([`crate::lab_record`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LabChain {
     pub block_interval_ms: u64,
     pub network_hashrate: u64,

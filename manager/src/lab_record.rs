@@ -8,17 +8,9 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
 use crate::hashpower::LabChain;
 
 const FILE: &str = "lab-chain.json";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-struct Recorded {
-    block_interval_ms: u64,
-    network_hashrate: u64,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum LabRecordError {
@@ -50,20 +42,22 @@ pub enum LabRecordError {
     },
 }
 
+/// Where `data_dir` keeps its lab chain's record.
+pub fn record_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(FILE)
+}
+
 /// The lab chain recorded in `data_dir`, if one is.
 pub fn read(data_dir: &Path) -> Result<Option<LabChain>, LabRecordError> {
-    let path = data_dir.join(FILE);
+    let path = record_path(data_dir);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(LabRecordError::Read { path, source }),
     };
-    let recorded: Recorded =
+    let recorded =
         serde_json::from_str(&text).map_err(|source| LabRecordError::Parse { path, source })?;
-    Ok(Some(LabChain {
-        block_interval_ms: recorded.block_interval_ms,
-        network_hashrate: recorded.network_hashrate,
-    }))
+    Ok(Some(recorded))
 }
 
 /// The total hash rate to start with: the one `recorded` (which the
@@ -83,7 +77,7 @@ pub fn total_to_use(
         Ok(Some(recorded.network_hashrate))
     } else {
         Err(LabRecordError::Other {
-            path: data_dir.join(FILE),
+            path: record_path(data_dir),
             recorded_interval: recorded.block_interval_ms,
             recorded_total: recorded.network_hashrate,
         })
@@ -93,15 +87,11 @@ pub fn total_to_use(
 /// Records `lab` in `data_dir` (written whole, then renamed into place,
 /// so a crash leaves the old record or the new one).
 pub fn write(data_dir: &Path, lab: &LabChain) -> Result<(), LabRecordError> {
-    let path = data_dir.join(FILE);
+    let path = record_path(data_dir);
     let write = || -> std::io::Result<()> {
         std::fs::create_dir_all(data_dir)?;
-        let recorded = Recorded {
-            block_interval_ms: lab.block_interval_ms,
-            network_hashrate: lab.network_hashrate,
-        };
         let partial = data_dir.join(format!("{FILE}.partial"));
-        std::fs::write(&partial, serde_json::to_vec_pretty(&recorded)?)?;
+        std::fs::write(&partial, serde_json::to_vec_pretty(lab)?)?;
         std::fs::rename(&partial, &path)
     };
     write().map_err(|source| LabRecordError::Write { path, source })

@@ -184,7 +184,7 @@ pub async fn run(mut config: Config) -> Result<(), RunError> {
         if recorded.is_some() {
             tracing::info!(
                 "the lab chain recorded in {}",
-                config.data_dir.join("lab-chain.json").display()
+                lab_record::record_path(&config.data_dir).display()
             );
         } else {
             lab_record::write(&config.data_dir, &lab)?;

@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::TestNode;
 use shared::api::ChainBody;
 
@@ -87,15 +89,7 @@ async fn a_node_on_another_chain_refuses_the_store() {
             .spawn()
             .unwrap();
         // Bounded: a node that took the store would run until killed.
-        let mut status = None;
-        for _ in 0..600 {
-            status = refused.try_wait().unwrap();
-            if status.is_some() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        let Some(status) = status else {
+        let Some(status) = node::testing::wait_exit(&mut refused, Duration::from_secs(60)) else {
             refused.kill().unwrap();
             panic!("a node on {other:?} took a regtest store");
         };
